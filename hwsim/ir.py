@@ -239,8 +239,10 @@ REDUCE = "reduce"  # attrs function (mean/max/sum/l2/sum_square), axes, keepdims
 ELEMENTWISE = "elementwise"  # attrs function (add/sub/mul/div/pow), constant operand shape in attrs
 RESHAPE = "reshape"  # attrs function (flatten/reshape/transpose/squeeze/unsqueeze/identity), perm
 CONCAT = "concat"  # attrs axis
+LAYERNORM = "layernorm"  # attrs axis, epsilon, size (elements normalised), affine (bool)
+OPAQUE = "opaque"  # a node the frontend cannot read: attrs op_type, domain; never costed
 
-OP_KIND_NAMES = (DENSE, CONV, MATMUL, BATCHNORM, ACTIVATION, POOL, GLOBAL_POOL, REDUCE, ELEMENTWISE, RESHAPE, CONCAT)
+OP_KIND_NAMES = (DENSE, CONV, MATMUL, BATCHNORM, ACTIVATION, POOL, GLOBAL_POOL, REDUCE, ELEMENTWISE, RESHAPE, CONCAT, LAYERNORM, OPAQUE)
 
 
 def _freeze(value: Any) -> Any:
@@ -368,6 +370,8 @@ class Op:
             return (int(a["out_channels"]), int(a["in_channels"]) // int(a["groups"]), *map(int, a["kernel"]))
         if self.kind == BATCHNORM:
             return (int(a["channels"]),)
+        if self.kind == LAYERNORM and a.get("affine", True):
+            return (int(a["size"]),)
         if self.kind == ACTIVATION and self.function == "prelu":
             return tuple(int(x) for x in a.get("slope_shape", (1,)))
         return ()
@@ -385,6 +389,8 @@ class Op:
             return int(a["out_channels"])
         if self.kind == BATCHNORM:
             return int(a["channels"])
+        if self.kind == LAYERNORM and a.get("affine", True):
+            return int(a["size"])
         return 0
 
     @property

@@ -31,6 +31,11 @@ elementwise    function (add|sub|mul|div|pow|max|min); n_const (number of consta
                operands); const_shape (tuple, optional); exponent (pow with a constant)
 reshape        function (flatten|reshape|transpose|squeeze|unsqueeze|identity); perm (transpose)
 concat         axis
+layernorm      axis (first normalised axis, per inference), size (elements normalised),
+               epsilon, affine (bool). weights: scale, bias
+opaque         op_type, domain — an ONNX node the frontend cannot read. It keeps the graph
+               connected (output shapes from ONNX shape inference) and every backend lists
+               it as unsupported; ``--strict`` makes the frontend raise instead.
 =============  ==========================================================================
 """
 
@@ -44,7 +49,9 @@ from hwsim.ir import (
     DENSE,
     ELEMENTWISE,
     GLOBAL_POOL,
+    LAYERNORM,
     MATMUL,
+    OPAQUE,
     OP_KIND_NAMES,
     POOL,
     REDUCE,
@@ -96,8 +103,10 @@ __all__ = [
     "DENSE",
     "ELEMENTWISE",
     "GLOBAL_POOL",
+    "LAYERNORM",
     "LINEAR_KINDS",
     "MATMUL",
+    "OPAQUE",
     "OP_KIND_NAMES",
     "POOL",
     "REDUCE",
