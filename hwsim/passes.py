@@ -15,7 +15,7 @@ whether it changed anything and what.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,7 +41,9 @@ def _rewire(ops: Sequence[Op], old: str, new: TensorSpec) -> list[Op]:
     return out
 
 
-def fold_batchnorm(graph: OpGraph) -> PassResult:
+def fold_batchnorm(graph: OpGraph, allow: Callable[[Op, Op], bool] | None = None) -> PassResult:
+    """``allow(producer, bn)``, when given, can veto a fold (the fpga backend vetoes where
+    hls4ml's FuseBatchNormalization would not fuse: explicit result precision, binary weights)."""
     ops = list(graph.ops())
     weights = {k: dict(v) for k, v in graph.weights.items()}
     messages: list[str] = []
@@ -57,6 +59,8 @@ def fold_batchnorm(graph: OpGraph) -> PassResult:
             continue
         if "activation" in prev.attrs:
             continue
+        if allow is not None and not allow(prev, bn):
+            continue
         rank = len(bn.input_shape)
         axis = int(bn.attrs.get("axis", 0)) % max(rank, 1)
         want_axis = (rank - 1) if prev.kind == DENSE else 0
@@ -65,7 +69,8 @@ def fold_batchnorm(graph: OpGraph) -> PassResult:
             continue
         i = by_name[prev.name]
         new_attrs = prev.attrs.updated(bias=True)
-        folded = prev.evolve(outputs=bn.outputs, attrs=new_attrs, origin=prev.origin + bn.origin)
+        prec = prev.precision if bn.precision.output is None else replace(prev.precision, output=bn.precision.output)
+        folded = prev.evolve(outputs=bn.outputs, attrs=new_attrs, origin=prev.origin + bn.origin, precision=prec)
         ops[i] = folded
         removed.add(bn.name)
         w = weights.get(prev.name)
@@ -103,7 +108,10 @@ def fuse_activations(graph: OpGraph, functions: Iterable[str] = FUSABLE_DEFAULT)
         extra = {"activation": act.function}
         if "alpha" in act.attrs:
             extra["activation_alpha"] = act.attrs["alpha"]
-        ops[idx[prev.name]] = cur.evolve(outputs=act.outputs, attrs=cur.attrs.updated(**extra), origin=cur.origin + act.origin)
+        prec = cur.precision if act.precision.output is None else replace(cur.precision, output=act.precision.output)
+        ops[idx[prev.name]] = cur.evolve(
+            outputs=act.outputs, attrs=cur.attrs.updated(**extra), origin=cur.origin + act.origin, precision=prec
+        )
         removed.add(act.name)
         messages.append(f"fused {act.name} ({act.function}) into {prev.name}")
     if not removed:
@@ -114,29 +122,47 @@ def fuse_activations(graph: OpGraph, functions: Iterable[str] = FUSABLE_DEFAULT)
 _IDENTITY_FUNCS = {"identity", "linear", "dropout"}
 
 
+def _is_identity(op: Op) -> bool:
+    """An op that passes its single input through unchanged (a transpose only when its
+    permutation is the identity: a square transpose keeps the shape but moves data)."""
+    if op.kind == ACTIVATION:
+        return op.function in _IDENTITY_FUNCS
+    if op.kind != RESHAPE or len(op.inputs) != 1 or len(op.outputs) != 1:
+        return False
+    if op.function in _IDENTITY_FUNCS:
+        return True
+    if op.function == "transpose":
+        perm = tuple(int(p) for p in op.attrs.get("perm", ()))
+        return perm == tuple(range(len(perm)))
+    return op.inputs[0].shape == op.outputs[0].shape
+
+
 def drop_identities(graph: OpGraph) -> PassResult:
     ops = list(graph.ops())
     messages: list[str] = []
     changed = False
     outputs = list(graph.outputs)
-    for op in graph.ops():
-        is_identity = (op.kind == ACTIVATION and op.function in _IDENTITY_FUNCS) or (
-            op.kind == RESHAPE and (op.function in _IDENTITY_FUNCS or op.inputs[0].shape == op.outputs[0].shape) and len(op.inputs) == 1
-        )
-        if not is_identity:
+    input_names = {t.name for t in graph.inputs}
+    for name in [op.name for op in graph.ops()]:
+        # always work on the current version of the op (earlier drops rewire its inputs)
+        op = next(o for o in ops if o.name == name)
+        if not _is_identity(op):
             continue
         src = op.inputs[0]
         dst = op.outputs[0]
         if dst.name in outputs:
             # keep the graph output's name: rename the producer's output instead when possible
             prod = next((o for o in ops if any(t.name == src.name for t in o.outputs)), None)
-            readers = [o for o in ops if o is not op and any(t.name == src.name for t in o.inputs)]
-            if prod is None or readers or src.name in outputs:
+            readers = [o for o in ops if o.name != op.name and any(t.name == src.name for t in o.inputs)]
+            if prod is None or readers or src.name in outputs or src.name in input_names:
                 continue
-            ops = [o.evolve(outputs=tuple(dst if t.name == src.name else t for t in o.outputs)) if o is prod else o for o in ops]
-            ops = [o for o in ops if o is not op]
+            ops = [
+                o.evolve(outputs=tuple(dst if t.name == src.name else t for t in o.outputs)) if o.name == prod.name else o
+                for o in ops
+            ]
+            ops = [o for o in ops if o.name != op.name]
         else:
-            ops = [o for o in ops if o is not op]
+            ops = [o for o in ops if o.name != op.name]
             ops = _rewire(ops, dst.name, src)
         messages.append(f"dropped {op.name} ({op.kind}:{op.function or 'same shape'})")
         changed = True

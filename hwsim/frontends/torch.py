@@ -8,15 +8,20 @@ Exporter choice
 :func:`from_torch` both call it). It uses PyTorch's TorchScript exporter
 (``torch.onnx.export(..., dynamo=False)``), opset :data:`OPSET`, because
 
-* it is ~80x faster: a Conv2d+BN+ReLU+MaxPool+Linear net exports in ~7 ms (after the first
-  call, ~170 ms) against ~560 ms per call (3.1 s the first time) for the ``torch.export``
-  based exporter (``dynamo=True``, onnxscript), measured on this project's 2-core CPU with
-  torch 2.13 — property tests export hundreds of small models;
+* it is 20-80x faster (``python benchmarks/bench_frontend.py``, 2 shared CPU cores, torch
+  2.13): a Conv2d+BN+ReLU+MaxPool+Linear net exports in 7 ms on a quiet machine (44-55 ms min
+  under load; first call 0.2-0.36 s) against 0.56 s on a quiet machine (1.04-1.07 s min under
+  load; first call 3-7 s) for the ``torch.export`` based exporter (``dynamo=True``,
+  onnxscript). Property tests export hundreds of small models;
 * with ``do_constant_folding=False`` it keeps ``BatchNormalization`` nodes (the dynamo
   exporter's optimiser and the TorchScript constant folder both fold BN into the previous
   Conv/Gemm, which would change the parameter count against PyTorch's own);
 * its node names follow the module hierarchy (``/features/0/Conv``), so op names and origins
   in the IR point back at the PyTorch module.
+
+Its graphs are less clean than the dynamo exporter's (``Identity`` nodes for deduplicated
+initializers, ``Shape -> Gather -> Concat`` arithmetic for ``x.view(x.size(0), -1)``), but the
+ONNX frontend folds all of those into constants, so the IR is the same.
 
 If a future torch drops the TorchScript exporter, :func:`export_onnx` falls back to the
 dynamo exporter with its graph optimiser off (BN kept), at the same opset.
@@ -94,10 +99,10 @@ def _quiet() -> Iterator[None]:
 def export_onnx(module: Any, example_input: Any, f: str | os.PathLike[str] | IO[bytes]) -> None:
     """Export ``module`` to ONNX at ``f`` (a path or a writable binary file object).
 
-    The module is put in eval mode (Dropout off, BatchNorm uses its running statistics) and
-    exported at opset :data:`OPSET` with deterministic names: inputs ``input`` (or
-    ``input_0``, ``input_1``... for several), outputs ``output`` (``output_0``...), nodes named
-    after the module path. BatchNorm is *not* folded. The batch axis (first axis) of every
+    The module is exported in eval mode (Dropout off, BatchNorm uses its running statistics;
+    the train/eval mode of every submodule is restored afterwards), at opset :data:`OPSET`,
+    with deterministic names: inputs ``input`` (or ``input_0``, ``input_1``... for several),
+    outputs ``output`` (``output_0``...), nodes named after the module path. BatchNorm is *not* folded. The batch axis (first axis) of every
     input and output is dynamic (``batch``). Raises :class:`ModelError` when the exporter fails.
     """
     import torch
@@ -105,7 +110,18 @@ def export_onnx(module: Any, example_input: Any, f: str | os.PathLike[str] | IO[
     if not isinstance(module, torch.nn.Module):
         raise ModelError(f"export_onnx needs a torch.nn.Module, got {type(module).__name__}")
     args = _example_tensors(example_input)
+    modes = [(m, m.training) for m in module.modules()]
     module.eval()
+    try:
+        _export_eval(module, args, f)
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _export_eval(module: Any, args: tuple[Any, ...], f: str | os.PathLike[str] | IO[bytes]) -> None:
+    import torch
+
     input_names = ["input"] if len(args) == 1 else [f"input_{i}" for i in range(len(args))]
     with torch.no_grad():
         try:
@@ -137,11 +153,15 @@ def export_onnx(module: Any, example_input: Any, f: str | os.PathLike[str] | IO[
         if "dynamo" not in str(exc):
             raise ModelError(f"{type(module).__name__}: ONNX export failed: {exc}") from exc
     except Exception as exc:
-        raise ModelError(f"{type(module).__name__}: ONNX export failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        raise ModelError(
+            f"{type(module).__name__}: ONNX export failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
     _export_dynamo(module, args, target, input_names, output_names)  # pragma: no cover
 
 
-def _export_dynamo(module: Any, args: Sequence[Any], target: Any, input_names: list[str], output_names: list[str]) -> None:  # pragma: no cover
+def _export_dynamo(
+    module: Any, args: Sequence[Any], target: Any, input_names: list[str], output_names: list[str]
+) -> None:  # pragma: no cover
     """Fallback for a torch without the TorchScript exporter: dynamo exporter, optimiser off."""
     import torch
 
@@ -159,9 +179,16 @@ def _export_dynamo(module: Any, args: Sequence[Any], target: Any, input_names: l
                 dynamic_shapes=tuple({0: batch} for _ in args),
                 verbose=False,
             )
-            prog.save(target) if not hasattr(target, "write") else target.write(prog.model_proto.SerializeToString())
+            if prog is None:
+                raise RuntimeError("the dynamo exporter returned no program")
+            if hasattr(target, "write"):
+                target.write(prog.model_proto.SerializeToString())
+            else:
+                prog.save(target)
     except Exception as exc:
-        raise ModelError(f"{type(module).__name__}: ONNX export failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        raise ModelError(
+            f"{type(module).__name__}: ONNX export failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
 
 
 def from_torch(module: Any, example_input: Any, strict: bool = False, name: str | None = None) -> OpGraph:
