@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from hwsim.backends.base import Backend, Estimate, OpCost, Params, get_backend, unsupported_entry
+from hwsim.backends.base import Backend, Estimate, OpCost, Param, Params, get_backend, unsupported_entry
 from hwsim.errors import UnsupportedOpError
 from hwsim.ir import OpGraph
 
@@ -47,6 +47,9 @@ def cost_graph(graph: OpGraph, backend: Backend, params: Params, strict: bool = 
     Unsupported ops are listed in ``Estimate.unsupported`` (never costed as zero silently);
     in ``strict`` mode the first one raises :class:`UnsupportedOpError`.
     """
+    if strict and "strict_fit" in params and not params.value("strict_fit"):
+        # --strict also means "fail instead of time-multiplexing" for backends that can overflow
+        params = params.updated({"strict_fit": Param(True, "user (--strict)", params["strict_fit"].unit, params["strict_fit"].doc)})
     g = graph if prepared else backend.prepare(graph, params)
     costs: list[OpCost] = []
     unsupported: list[dict[str, str]] = []
