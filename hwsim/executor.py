@@ -157,7 +157,7 @@ def _graph_module_class() -> type:
 
         def _buffer(self, op: Op, key: str, value: np.ndarray) -> None:
             name = f"{_key(op.name)}__{key}"
-            self.register_buffer(name, torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)))
+            self.register_buffer(name, torch.from_numpy(np.array(value, dtype=np.float32, copy=True)))
             self._const[f"{op.name}/{key}"] = name
 
         def _get(self, op: Op, key: str) -> Any:

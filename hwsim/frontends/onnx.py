@@ -1578,6 +1578,7 @@ def _h_elementwise(L: _Lowerer, node: onnx.NodeProto, fn: str | None = None) -> 
         raise _Unsupported(f"{len(names)} operands")
     out_full = L._full(node.output[0])
     attrs: dict[str, Any] = {"function": fn, "n_const": len(consts)}
+    stored: dict[str, np.ndarray] | None = None
     if consts:
         cv = np.asarray(L._const(consts[0]))
         shp = tuple(int(d) for d in cv.shape)
@@ -1585,13 +1586,18 @@ def _h_elementwise(L: _Lowerer, node: onnx.NodeProto, fn: str | None = None) -> 
             if shp[0] != 1:
                 raise _Unsupported(f"constant operand of shape {shp} varies over the batch axis")
             shp = shp[1:]
+            cv = cv.reshape(shp)
         attrs["const_shape"] = shp
+        if names[0] == consts[0]:
+            attrs["const_index"] = 0  # the constant is the first operand (c - x, c / x)
+        # the per-inference value (no batch axis), for executors (hwsim.executor)
+        stored = {"const": cv}
         if fn == "pow" and names[1] == consts[0]:
             flat = np.ravel(cv)
             if flat.size and np.all(flat == flat[0]):
                 attrs["exponent"] = float(flat[0])
     ins = [L._spec(t, node) for t in acts]
-    return L._op(node, ELEMENTWISE, ins, [L._out(node)], attrs, in_names=acts), None
+    return L._op(node, ELEMENTWISE, ins, [L._out(node)], attrs, in_names=acts), stored
 
 
 def _h_concat(L: _Lowerer, node: onnx.NodeProto) -> _Result:
@@ -1618,7 +1624,8 @@ def _h_neg(L: _Lowerer, node: onnx.NodeProto) -> _Result:
     """Neg(x) = x * (-1): an element-wise multiply by a scalar constant."""
     X = node.input[0]
     attrs = {"function": "mul", "n_const": 1, "const_shape": ()}
-    return L._op(node, ELEMENTWISE, [L._spec(X, node)], [L._out(node)], attrs, in_names=[X]), None
+    const = {"const": np.asarray(-1.0, dtype=np.float32)}
+    return L._op(node, ELEMENTWISE, [L._spec(X, node)], [L._out(node)], attrs, in_names=[X]), const
 
 
 def _h_sum(L: _Lowerer, node: onnx.NodeProto) -> _Result:
