@@ -346,7 +346,10 @@ def inspect(model: str, fmt: str, passes: str, strict: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: run the CLI, map errors to ``error:`` + exit 2."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="hwsim", standalone_mode=False)
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="hwsim", standalone_mode=False)
+        # with standalone_mode=False click returns (not raises) the code of a command's Exit
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.Abort:

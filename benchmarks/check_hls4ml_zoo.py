@@ -1,0 +1,141 @@
+"""Run ``hwsim check-hls4ml`` over the zoo at several configurations and write
+``reports/fpga/check_hls4ml_zoo.md`` (and ``.json``): which fields of the fpga backend's plan
+disagree with what hls4ml 1.3.0 builds, per model and configuration.
+
+    python benchmarks/check_hls4ml_zoo.py [--csim]
+
+Every case is the same as ``hwsim check-hls4ml MODEL --write-config CFG --strategy S
+--reuse-factor R [--precision P] [--io-type T]`` (granularity 'name' config, 'auto' types), or
+``--config`` with a model-level precision only (granularity 'model') where marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hwsim import _paths
+from hwsim.backends.fpga import check_hls4ml as C
+from hwsim.errors import HwsimError
+
+# (model, config kind, strategy, reuse factor, precision, io_type)
+CASES: list[tuple[str, str, str, int, str, str]] = [
+    ("jet-mlp", "name", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("jet-mlp", "name", "Resource", 5, "ap_fixed<16,6>", "io_parallel"),
+    ("jet-mlp", "name", "Resource", 64, "ap_fixed<16,6>", "io_parallel"),
+    ("jet-mlp", "name", "Latency", 1, "ap_fixed<8,3>", "io_parallel"),
+    ("jet-mlp", "name", "Latency", 1, "ap_fixed<16,6>", "io_stream"),
+    ("jet-mlp", "model", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("jet-mlp", "model", "Resource", 7, "ap_fixed<10,4>", "io_parallel"),
+    ("bitnet-mlp", "name", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("braggnn-tiny", "name", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("braggnn-tiny", "name", "Resource", 3, "ap_fixed<16,6>", "io_parallel"),
+    ("braggnn-small", "name", "Resource", 3, "ap_fixed<16,6>", "io_parallel"),
+    ("braggnn-medium", "name", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("braggnn-large", "name", "Resource", 9, "ap_fixed<16,6>", "io_parallel"),
+    ("braggnn-large", "model", "Resource", 9, "ap_fixed<16,6>", "io_parallel"),
+    ("cnn-tutorial", "model", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("cnn-tutorial", "name", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("cnn-tutorial", "name", "Resource", 9, "ap_fixed<16,6>", "io_parallel"),
+    ("cnn-tutorial", "name", "Latency", 1, "ap_fixed<16,6>", "io_stream"),
+    ("deepsets-tiny", "name", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+    ("svdd-z8", "name", "Latency", 1, "ap_fixed<16,6>", "io_parallel"),
+]
+
+
+def run_case(
+    model: str, kind: str, strategy: str, rf: int, precision: str, io_type: str, csim: bool, tmp: Path
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"model": model, "config": f"{kind}: {strategy} RF{rf} {precision} {io_type}"}
+    try:
+        if kind == "name":
+            cfg_path = tmp / f"{model}.yml"
+            C.write_config(model, cfg_path, precision=precision, reuse_factor=rf, strategy=strategy, io_type=io_type)
+            import yaml
+
+            cfg = yaml.safe_load(cfg_path.read_text())
+        else:
+            cfg = {"Model": {"Precision": precision, "ReuseFactor": rf, "Strategy": strategy}, "IOType": io_type}
+        res = C.check(model, cfg, run_csim=csim, n_samples=500)
+    except HwsimError as exc:
+        row.update(status="error", error=str(exc).splitlines()[0], wall_s=time.perf_counter() - t0)
+        return row
+    bad = res.disagreements
+    row.update(
+        status="agree" if res.agree else "DISAGREE",
+        n_compared=len(res.rows),
+        n_disagree=len(bad),
+        fields=dict(Counter(r.field for r in bad)),
+        examples=[
+            f"{r.layer} {r.field}: hls4ml {r.hls4ml} vs hwsim {r.hwsim}" + (f" ({r.note})" if r.note else "") for r in bad[:6]
+        ],
+        timings_s={k: round(v, 3) for k, v in res.timings_s.items()},
+        wall_s=time.perf_counter() - t0,
+    )
+    if res.csim:
+        row["csim"] = {
+            k: res.csim[k]
+            for k in ("n_samples", "max_abs_dev", "mean_abs_dev", "rel_dev", "argmax_agreement", "warnings")
+            if k in res.csim
+        }
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--csim", action="store_true", help="also compile and run hls4ml's C++ model (slow)")
+    ap.add_argument("--out", default=str(_paths.reports_dir() / "fpga" / "check_hls4ml_zoo"))
+    args = ap.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for case in CASES:
+            row = run_case(*case, csim=args.csim, tmp=Path(d))
+            print(f"{row['model']:15s} {row['config']:45s} {row['status']}", file=sys.stderr)
+            rows.append(row)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1, default=str))
+    lines = [
+        "# check-hls4ml over the zoo",
+        "",
+        f"Generated by `python benchmarks/check_hls4ml_zoo.py{' --csim' if args.csim else ''}` (hls4ml 1.3.0, conversion only, no synthesis).",
+        "Config kind 'name' = `hwsim check-hls4ml MODEL --write-config CFG --strategy S --reuse-factor R --precision P --io-type T`",
+        "(hls4ml's `config_from_pytorch_model(granularity='name')`: 'auto' accum/result types); 'model' = a config with only",
+        "`Model: {Precision, ReuseFactor, Strategy}` and `IOType`.",
+        "",
+        "| model | config | status | fields compared | disagree | disagreeing fields | convert s | plan s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["status"] == "error":
+            lines.append(f"| {r['model']} | {r['config']} | error | | | {r['error']} | | |")
+            continue
+        t = r["timings_s"]
+        fields = ", ".join(f"{k} ×{v}" for k, v in r["fields"].items())
+        lines.append(
+            f"| {r['model']} | {r['config']} | {r['status']} | {r['n_compared']} | {r['n_disagree']} | {fields} | "
+            f"{t.get('hls4ml_convert_s', 0):.2f} | {t.get('hwsim_plan_s', 0):.2f} |"
+        )
+    lines += ["", "## Disagreements (first six per case)", ""]
+    for r in rows:
+        for e in r.get("examples", []):
+            lines.append(f"- {r['model']} ({r['config']}): {e}")
+    if args.csim:
+        lines += ["", "## C simulation (500 seeded N(0,1) inputs, clipped to ±4)", ""]
+        for r in rows:
+            if "csim" in r:
+                lines.append(f"- {r['model']} ({r['config']}): {json.dumps(r['csim'])}")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out.with_suffix('.md')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
