@@ -1,0 +1,950 @@
+"""The fpga cost model: which hls4ml layers a graph becomes (:func:`build_plan`) and what
+each costs (:func:`cost_layer`).
+
+Cycle counts and DSP counts follow rules (hls4ml's own arithmetic, its HLS templates, and
+synthesis results named in ``constants.json``); LUT, FF and BRAM_18K are linear in fitted
+constants: ``value = sum(constant * coefficient)`` with the coefficients returned by
+:func:`resource_features`, which calibration fits by least squares.
+
+Layouts: the IR is channels-first (C, H, W); hls4ml works channels-last. Pixels (the stream
+depth of io_stream) are the product of all but the channel axis.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hwsim.ir import (
+    ACTIVATION,
+    BATCHNORM,
+    CONCAT,
+    CONV,
+    DENSE,
+    ELEMENTWISE,
+    GLOBAL_POOL,
+    POOL,
+    REDUCE,
+    RESHAPE,
+    Op,
+    OpGraph,
+    Precision,
+)
+
+from . import rules
+from .config import FpgaConfig, LayerConfig
+from .plan import FpgaPlan, LayerPlan
+from .rules import FixedType
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+__all__ = ["Device", "FixedType", "LayerCost", "build_plan", "cost_layer", "plan_layer", "support_reason", "value_from_features"]
+
+# activation functions hls4ml implements (Activation / ParametrizedActivation / PReLU / Softmax)
+RELU_LIKE = frozenset({"relu", "leaky_relu", "prelu", "hard_sigmoid"})
+TABLE_ACTS = frozenset({"sigmoid", "tanh", "elu", "selu", "softplus"})
+SUPPORTED_ACTS = RELU_LIKE | TABLE_ACTS | {"softmax"}
+_ACT_CLASS = {
+    "relu": "Activation",
+    "sigmoid": "Activation",
+    "tanh": "Activation",
+    "softplus": "Activation",
+    "selu": "Activation",
+    "hard_sigmoid": "Activation",
+    "elu": "ParametrizedActivation",  # hls4ml 1.3.0 class for ELU and LeakyReLU (activation attr elu/leakyrelu)
+    "leaky_relu": "ParametrizedActivation",
+    "prelu": "PReLU",
+    "softmax": "Softmax",
+}
+MERGE_OPS = {"add": "add", "sub": "subtract", "mul": "multiply", "max": "maximum", "min": "minimum"}
+RESHAPE_FUNCS = frozenset({"flatten", "reshape", "squeeze", "unsqueeze", "transpose", "identity"})
+TABLE_T = FixedType(18, 8)  # hls4ml default table_t fixed<18,8,TRN,WRAP>
+SOFTMAX_T = FixedType(18, 8)  # exp_table_t / inv_table_t / accum of the 'stable' softmax
+TABLE_SIZE = 1024  # hls4ml default TableSize
+
+
+def support_reason(op: Op) -> str:
+    """'' when the fpga backend (hls4ml 1.3.0) implements ``op``, else why not."""
+    k = op.kind
+    if k == DENSE:
+        if len(op.input_shape) > 3:
+            return "hls4ml implements Dense on 1-3 dimensional inputs only"
+        return ""
+    if k == CONV:
+        a = op.attrs
+        dims = int(a["dims"])
+        groups = int(a["groups"])
+        if dims not in (1, 2):
+            return f"hls4ml has no Conv{dims}D"
+        if groups != 1 and not (groups == int(a["in_channels"]) and int(a["out_channels"]) % groups == 0):
+            return "grouped convolution (groups not 1 and not depthwise) is not implemented by hls4ml"
+        if any(int(d) != 1 for d in a.get("dilation", (1,) * dims)):
+            return "dilated convolution is not implemented by hls4ml"
+        return ""
+    if k == BATCHNORM:
+        return ""
+    if k == ACTIVATION:
+        if op.function in SUPPORTED_ACTS:
+            return ""
+        return f"activation {op.function!r} has no hls4ml implementation on the Vivado/Vitis backend"
+    if k == POOL:
+        if int(op.attrs["dims"]) not in (1, 2):
+            return "hls4ml pools in 1 or 2 dimensions only"
+        return ""
+    if k == GLOBAL_POOL:
+        return ""
+    if k == REDUCE:
+        if op.function not in ("mean", "max", "sum"):
+            return f"reduce {op.function!r} has no hls4ml layer (mean/max/sum map to GlobalPooling1D)"
+        if len(tuple(op.attrs.get("axes", ()))) != 1:
+            return "reductions over several axes have no hls4ml layer"
+        return ""
+    if k == ELEMENTWISE:
+        f = op.function
+        n_const = int(op.attrs.get("n_const", 0))
+        if n_const and f in ("add", "sub", "mul"):
+            return ""  # scale/shift by a constant: hls4ml ApplyAlpha (a BatchNormalization)
+        if f in MERGE_OPS and len(op.inputs) == 2:
+            return ""
+        return f"element-wise {f!r} with these operands has no hls4ml Merge/ApplyAlpha layer"
+    if k == CONCAT:
+        return ""
+    if k == RESHAPE:
+        return "" if op.function in RESHAPE_FUNCS else f"reshape {op.function!r} is not an hls4ml layer"
+    return f"hls4ml (Vivado/Vitis backends) has no layer for {k} ops in this cost model"
+
+
+# ---------------------------------------------------------------------------------------------
+# Layer names as hls4ml sees them
+# ---------------------------------------------------------------------------------------------
+
+_OPTYPE_RE = re.compile(r"^[A-Z][A-Za-z]*(_\d+)?$")
+
+
+_ALIAS_MEMO: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def name_aliases(op: Op) -> tuple[str, ...]:
+    key = (op.name, op.origin)
+    hit = _ALIAS_MEMO.get(key)
+    if hit is None:
+        hit = _name_aliases(op)
+        if len(_ALIAS_MEMO) > 100000:
+            _ALIAS_MEMO.clear()
+        _ALIAS_MEMO[key] = hit
+    return hit
+
+
+def _name_aliases(op: Op) -> tuple[str, ...]:
+    """Names the user may give this layer in ``LayerName``: the IR op name, the ONNX node
+    names (``origin``; what ``config_from_onnx_model`` uses), and the torch.fx name
+    ``config_from_pytorch_model`` gives the module (``/net/net.0/Gemm`` -> ``net_0``;
+    ``/0/Gemm`` -> ``_0``; ``/Relu`` -> ``relu``)."""
+    out: list[str] = [op.name]
+    for o in op.origin:
+        out.append(o)
+        parts = [p for p in o.split("/") if p]
+        if len(parts) >= 2 and _OPTYPE_RE.match(parts[-1]):
+            mod = parts[-2].replace(".", "_")
+            out.append("_" + mod if mod[:1].isdigit() else mod)
+        elif len(parts) == 1:
+            out.append(re.sub(r"_\d+$", "", parts[0]).lower())
+    seen: dict[str, None] = {}
+    for n in out:
+        seen.setdefault(n, None)
+    return tuple(seen)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan
+# ---------------------------------------------------------------------------------------------
+
+
+def _to_fixed(p: Precision | None) -> FixedType | None:
+    """A quantizer precision from the IR (None when unset or float: the config decides)."""
+    if p is None or p.kind == "float":
+        return None
+    if p.kind == "binary":
+        return FixedType(1, 1, False)
+    if p.kind == "ternary":
+        return FixedType(2, 2, True)
+    return FixedType(p.total_bits, p.int_bits, p.signed)
+
+
+def _hls_class(op: Op) -> str:
+    k = op.kind
+    if k == DENSE:
+        if len(op.input_shape) > 1 and op.rows > 1:
+            return "PointwiseConv1D" if len(op.input_shape) == 2 else "PointwiseConv2D"
+        return "Dense"
+    if k == CONV:
+        dims = int(op.attrs["dims"])
+        depthwise = int(op.attrs["groups"]) != 1
+        if depthwise:
+            return f"DepthwiseConv{dims}D"
+        if all(int(x) == 1 for x in op.attrs["kernel"]) and all(int(x) == 1 for x in op.attrs["stride"]):
+            return f"PointwiseConv{dims}D"
+        return f"Conv{dims}D"
+    if k == BATCHNORM:
+        return "BatchNormalization"
+    if k == ACTIVATION:
+        return _ACT_CLASS.get(op.function, "Activation")
+    if k == POOL:
+        return f"Pooling{int(op.attrs['dims'])}D"
+    if k == GLOBAL_POOL:
+        return f"GlobalPooling{int(op.attrs['dims'])}D"
+    if k == REDUCE:
+        return "GlobalPooling1D"
+    if k == ELEMENTWISE:
+        return "ApplyAlpha" if int(op.attrs.get("n_const", 0)) else "Merge"
+    if k == CONCAT:
+        return "Concatenate"
+    if k == RESHAPE:
+        return "Transpose" if op.function == "transpose" else "Reshape"
+    return k
+
+
+def _pixels_channels(shape: Sequence[int]) -> tuple[int, int]:
+    """(pixels, channels) of a channels-first per-inference shape as hls4ml streams it
+    (channels last): a vector (N,) is one pixel of N channels."""
+    if len(shape) <= 1:
+        return 1, int(shape[0]) if shape else 1
+    return int(math.prod(shape[1:])), int(shape[0])
+
+
+class _ArrayRef:
+    """A weight array inside the (hashable) layer geometry: equal and hashed by identity."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ArrayRef) and other.array is self.array
+
+    def __hash__(self) -> int:
+        return id(self.array)
+
+    def __lt__(self, other: object) -> bool:  # sortable inside cache keys
+        return id(self.array) < id(getattr(other, "array", None))
+
+    def __repr__(self) -> str:
+        return "weights" if self.array is not None else "no weights"
+
+
+@dataclass
+class _Types:
+    weight: FixedType | None = None
+    bias: FixedType | None = None
+    result: FixedType | None = None
+    accum: FixedType | None = None
+    table: FixedType | None = None
+
+
+def _resolve_type(
+    tname: str, ln: LayerConfig | None, lt: LayerConfig | None, cfg: FpgaConfig, auto_names: Sequence[str]
+) -> str:
+    """The precision string hls4ml would take for type ``tname`` of a layer ('auto' allowed):
+    LayerName, then LayerType, then the Model section, then 'auto' (hwsim default config =
+    config_from_*_model(granularity='name')) or the Model default."""
+    for lc in (ln, lt):
+        if lc is not None:
+            if tname in lc.precision:
+                return lc.precision[tname]
+            if "*" in lc.precision:
+                return lc.precision["*"]
+    if tname in cfg.model_precision:
+        return cfg.model_precision[tname]
+    if cfg.auto_types and tname in auto_names:
+        return "auto"
+    return cfg.default_precision
+
+
+def _weight_type(s: str, quant: FixedType | None, default: FixedType) -> FixedType:
+    if s == "auto":
+        return quant if quant is not None else default
+    return FixedType.parse(s)
+
+
+def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset()) -> tuple[FpgaPlan, dict[str, dict[str, Any]]]:
+    """Map the (prepared) graph to hls4ml layers: reuse factor snapped as hls4ml does,
+    strategy, ParallelizationFactor, multiplier limit, resolved precisions, pipeline style.
+
+    Returns the plan and, per layer name, the geometry the cost model needs. Ops in ``skip``
+    (unsupported) are left out; their outputs are treated as having the default precision.
+    """
+    default = FixedType.parse(cfg.default_precision)
+    tensor_types: dict[str, FixedType] = {}
+    packs: dict[str, int] = {}  # io_stream word size (channels per pixel) of each tensor
+    for t in graph.inputs:
+        tensor_types[t.name] = default
+        packs[t.name] = _pixels_channels(t.shape)[1]
+        # the Input layer's result type (config_from_*_model names it after the input: 'x', 'input_1')
+        ln, _lt = cfg.lookup((t.name, "input_1"), "InputLayer")
+        if ln is not None:
+            rs = ln.precision.get("result", ln.precision.get("*", "auto"))
+            if rs != "auto":
+                tensor_types[t.name] = FixedType.parse(rs)
+    layers: list[LayerPlan] = []
+    geo: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    first = True
+    for op in graph.ops():
+        if op.name in skip:
+            for t in op.outputs:
+                tensor_types[t.name] = default
+            continue
+        q_in = _to_fixed(op.precision.input)
+        in_types = []
+        for t in op.inputs:
+            if first and q_in is not None and t.name in {i.name for i in graph.inputs}:
+                tensor_types[t.name] = q_in
+            in_types.append(tensor_types.get(t.name, default))
+        first = False
+        warr = graph.weights.get(op.name)
+        memo = cfg.__dict__.setdefault("_plan_memo", {})
+        mkey = (op, tuple(in_types), id(warr.get("weight")) if warr else None)
+        hit = memo.get(mkey)
+        if hit is None or (warr and hit[2] is not warr.get("weight")):
+            lp, g = plan_layer(op, cfg, in_types, default, warr)
+            if len(memo) > 50000:
+                memo.clear()
+            memo[mkey] = (lp, g, warr.get("weight") if warr else None)
+        else:
+            lp, g = hit[0], dict(hit[1])
+        in_pack = packs.get(op.inputs[0].name, g["in_channels"]) if op.inputs else 1
+        g["in_pack"] = in_pack
+        for t in op.outputs:
+            tensor_types[t.name] = g["result_t"]
+            # hls4ml io_stream: a flatten/reshape keeps the stream's words (no repacking)
+            packs[t.name] = in_pack if op.kind == RESHAPE else _pixels_channels(t.shape)[1]
+        layers.append(lp)
+        geo[lp.name] = g
+        warnings.extend(lp.warnings)
+    # ChannelsLastConversion 'full' (io_parallel): hls4ml transposes every input of rank >= 2
+    # in a layer 'transpose_input_for_<input>' (free in io_parallel: permuted wiring)
+    if cfg.channels_last_conversion == "full":
+        pre = []
+        for t in graph.inputs:
+            # RemoveSingleChannelTranspose (optimizer/passes/transpose_opt.py): io_parallel, 1 channel
+            if len(t.shape) >= 2 and not (cfg.io_type == "io_parallel" and int(t.shape[0]) == 1):
+                n = int(math.prod(t.shape))
+                ft = tensor_types[t.name]
+                pre.append(
+                    LayerPlan(
+                        name=f"transpose_input_for_{t.name}", hls_class="Transpose", ops=(), n_in=n, n_out=n,
+                        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+                        precision={"result": str(ft)},
+                        extra={"inserted_by": "hls4ml ChannelsLastConversion=full", "free": True, "aliases": ("transpose_input_for_x", "transpose_input_for_input_1")},
+                    )
+                )
+        layers = pre + layers
+    style, w = rules.pipeline_style(
+        cfg.io_type, [(lp.hls_class, geo[lp.name]["config_strategy"], int(lp.extra.get("n_partitions", 1))) for lp in layers if lp.name in geo], cfg.pipeline_style
+    )
+    if w:
+        warnings.append(w)
+    plan = FpgaPlan(
+        layers=tuple(layers),
+        pipeline_style=style,
+        io_type=cfg.io_type,
+        part=cfg.part,
+        clock_period_ns=cfg.clock_period_ns,
+        backend=cfg.backend,
+        warnings=tuple(warnings),
+    )
+    return plan, geo
+
+
+def plan_layer(
+    op: Op, cfg: FpgaConfig, in_types: Sequence[FixedType], default: FixedType, weights: Mapping[str, Any] | None = None, min_digits: int = 2
+) -> tuple[LayerPlan, dict[str, Any]]:
+    """One op -> one hls4ml layer (see :func:`build_plan`). ``weights`` (the op's arrays,
+    when the graph carries them) refine the share of constant multiplications on DSPs."""
+    cls = _hls_class(op)
+    names = name_aliases(op)
+    ln, lt = cfg.lookup(names, cls)
+    in_t = in_types[0] if in_types else default
+    rf_req = (ln.reuse_factor if ln and ln.reuse_factor else None) or (lt.reuse_factor if lt and lt.reuse_factor else None) or cfg.reuse_factor
+    strategy_cfg = (ln.strategy if ln and ln.strategy else None) or (lt.strategy if lt and lt.strategy else None) or cfg.strategy
+    warnings: list[str] = []
+    extra: dict[str, Any] = {}
+    g: dict[str, Any] = {"kind": op.kind, "function": op.function, "config_strategy": strategy_cfg, "input_t": in_t, "in_types": tuple(in_types)}
+    n_in = n_out = 0
+    rf = rf_req
+    strategy = "latency"
+    pf = 1
+    mult_limit = 0
+    prec: dict[str, str] = {}
+    k = op.kind
+    in_pix, in_ch = _pixels_channels(op.input_shape)
+    out_pix, out_ch = _pixels_channels(op.output_shape)
+    in_w = int(op.input_shape[-1]) if len(op.input_shape) >= 2 else 1
+    g.update(in_w=in_w, in_pixels=in_pix, in_channels=in_ch, out_pixels=out_pix, out_channels=out_ch, n_elements=int(math.prod(op.output_shape)) if op.output_shape else 1)
+
+    if k in (DENSE, CONV):
+        a = op.attrs
+        if k == DENSE:
+            n_in, n_out = int(a["n_in"]), int(a["n_out"])
+            kernel: tuple[int, ...] = (1,)
+            n_chan = n_in
+            out_h, out_w = (op.rows, 1)
+            if len(op.input_shape) == 3:
+                out_h, out_w = int(op.input_shape[0]), int(op.input_shape[1])
+            depthwise = False
+            n_weights = n_in * n_out
+        else:
+            kernel = tuple(int(x) for x in a["kernel"])
+            n_chan = int(a["in_channels"])
+            n_out = int(a["out_channels"])
+            depthwise = int(a["groups"]) != 1
+            n_in = n_chan * int(math.prod(kernel))  # hls4ml get_layer_mult_size (also for depthwise)
+            oshape = op.output_shape
+            out_h, out_w = (int(oshape[1]), int(oshape[2])) if int(a["dims"]) == 2 else (1, int(oshape[1]))
+            n_weights = op.n_weights
+        is_conv = cls != "Dense"
+        if strategy_cfg in ("resource", "resource_unrolled"):
+            include_max = True
+            use_resource = strategy_cfg == "resource"
+            if strategy_cfg == "resource_unrolled":
+                if rf_req == 1:
+                    warnings.append(
+                        f'Unrolled resource strategy cannot be combined with reuse factor 1 in layer "{names[0]}". Using "resource" strategy instead.'
+                    )
+                    use_resource = True
+                elif is_conv and cfg.io_type == "io_parallel":
+                    warnings.append(
+                        f'Unrolled resource strategy cannot be combined with io_parallel in layer "{names[0]}". Using "resource" strategy instead.'
+                    )
+                    use_resource = True
+                else:
+                    include_max = False
+            rf, w = rules.snap_reuse_factor(names[0], n_in, n_out, rf_req, include_max_rf=include_max)
+            if w:
+                warnings.append(w)
+            strategy = "resource" if use_resource else "resource_unrolled"
+        elif strategy_cfg == "distributed_arithmetic":
+            if rf_req != 1:
+                from hwsim.errors import ConfigError
+
+                raise ConfigError(f'LayerName.{names[0]}.ReuseFactor: layer {op.name!r} has rf = {rf_req} != 1, but has strategy = "distributed_arithmetic"')
+            strategy = "distributed_arithmetic"
+        else:
+            strategy = "latency"
+        if is_conv:
+            pf_req = (ln.parallelization_factor if ln and ln.parallelization_factor else None) or (
+                lt.parallelization_factor if lt and lt.parallelization_factor else None
+            ) or 1
+            pf, w = rules.snap_parallelization_factor(names[0], out_h, out_w, pf_req)
+            if w:
+                warnings.append(w)
+            n_part = out_h * out_w // pf
+            extra["n_partitions"] = n_part
+            g["n_partitions"] = n_part
+        else:
+            g["n_partitions"] = 1
+        n_zeros = int(round(n_weights * op.sparsity))
+        mult_limit = rules.multiplier_limit(n_in, n_out, rf, n_zeros)
+        # types
+        q_w, q_b = _to_fixed(op.precision.weight), _to_fixed(op.precision.bias)
+        auto_names: tuple[str, ...] = ("weight", "bias", "result", "accum")
+        ws = _resolve_type("weight", ln, lt, cfg, auto_names)
+        bs = _resolve_type("bias", ln, lt, cfg, auto_names)
+        rs = _resolve_type("result", ln, lt, cfg, auto_names)
+        acs = _resolve_type("accum", ln, lt, cfg, auto_names)
+        w_t = _weight_type(ws, q_w, default)
+        b_t = _weight_type(bs, q_b, default)
+        n_ops = (int(math.prod(kernel)) if depthwise else n_in)
+        inferred = rules.infer_common_precision(in_t, w_t, b_t, n_ops) or default
+        acc_t = inferred if acs == "auto" else FixedType.parse(acs)
+        res_t = inferred if rs == "auto" else FixedType.parse(rs)
+        prec = {"weight": str(w_t), "bias": str(b_t), "result": str(res_t), "accum": str(acc_t)}
+        wkind = op.precision.weight.kind if op.precision.weight is not None else "fixed"
+        g["weight_array"] = _ArrayRef(weights.get("weight") if weights else None)
+        g.update(
+            n_in=n_in, n_out=n_out, n_weights=n_weights, n_zeros=n_zeros, kernel=kernel, n_chan=n_chan, depthwise=depthwise,
+            out_h=out_h, out_w=out_w, weight_t=w_t, bias_t=b_t, accum_t=acc_t, result_t=res_t, weight_kind=wkind, pf=pf,
+            rows=op.rows if k == DENSE else 1,
+        )
+    else:
+        auto_names = ("result", "accum")
+        rs = _resolve_type("result", ln, lt, cfg, auto_names)
+        if k == BATCHNORM or (k == ELEMENTWISE and cls == "ApplyAlpha"):
+            sc_s = _resolve_type("scale", ln, lt, cfg, ("scale", "bias"))
+            bi_s = _resolve_type("bias", ln, lt, cfg, ("scale", "bias"))
+            sc_t = _weight_type(sc_s, _to_fixed(op.precision.weight), default)
+            bi_t = _weight_type(bi_s, _to_fixed(op.precision.bias), default)
+            res_t = (rules.infer_bn_precision(in_t, sc_t, bi_t) or default) if rs == "auto" else FixedType.parse(rs)
+            prec = {"scale": str(sc_t), "bias": str(bi_t), "result": str(res_t)}
+            g.update(weight_t=sc_t, bias_t=bi_t, weight_array=_ArrayRef(None))
+            n_in = n_out = g["n_elements"]
+        elif k == ACTIVATION:
+            res_t = default if rs == "auto" else FixedType.parse(rs)
+            prec = {"result": str(res_t)}
+            if op.function in TABLE_ACTS or op.function == "softmax":
+                ts = _resolve_type("table", ln, lt, cfg, ("table",))
+                table_t = TABLE_T if ts == "auto" or (ln is None and lt is None and not cfg.model_precision.get("table")) else FixedType.parse(ts)
+                prec["table"] = str(table_t)
+                g["table_t"] = table_t
+                g["table_size"] = (ln.table_size if ln and ln.table_size else None) or (lt.table_size if lt and lt.table_size else None) or TABLE_SIZE
+                if op.function == "softmax":
+                    prec.update({"exp_table": str(SOFTMAX_T), "inv_table": str(SOFTMAX_T), "accum": str(SOFTMAX_T)})
+            n_in = n_out = g["n_elements"]
+        elif k in (POOL, GLOBAL_POOL, REDUCE):
+            if k == POOL:
+                psize = int(math.prod(int(x) for x in op.attrs["kernel"]))
+            elif k == GLOBAL_POOL:
+                psize = int(math.prod(op.input_shape[1:])) if len(op.input_shape) > 1 else 1
+            else:
+                axis = int(tuple(op.attrs["axes"])[0]) % max(len(op.input_shape), 1)
+                psize = int(op.input_shape[axis])
+            fn = op.function
+            is_max = fn == "max"
+            acs = _resolve_type("accum", ln, lt, cfg, auto_names)
+            if acs == "auto":
+                acc_t = in_t if is_max else (rules.infer_avg_pool_accum(in_t, psize) or default)
+            else:
+                acc_t = FixedType.parse(acs)
+            # pooling result 'auto' = input type (_infer_output_matching_precision)
+            res_t = in_t if rs == "auto" else FixedType.parse(rs)
+            prec = {"accum": str(acc_t), "result": str(res_t)}
+            g.update(pool_size=psize, accum_t=acc_t)
+            if k == POOL:
+                g["pool_kernel"] = tuple(int(x) for x in op.attrs["kernel"])
+            n_in = int(math.prod(op.input_shape)) if op.input_shape else 1
+            n_out = g["n_elements"]
+        elif k == ELEMENTWISE:
+            f = MERGE_OPS[op.function]
+            b_t = in_types[1] if len(in_types) > 1 else in_t
+            res_t = (rules.infer_merge_precision(f, in_t, b_t) or default) if rs == "auto" else FixedType.parse(rs)
+            prec = {"result": str(res_t)}
+            g["merge_op"] = f
+            g["weight_t"] = b_t
+            n_in = n_out = g["n_elements"]
+        elif k == CONCAT:
+            t = in_t
+            for other in in_types[1:]:
+                t = rules.infer_cat_precision(t, other) or default
+            res_t = t if rs == "auto" else FixedType.parse(rs)
+            prec = {"result": str(res_t)}
+            n_in = n_out = g["n_elements"]
+        else:  # reshape / transpose: result matches the input
+            res_t = in_t if rs == "auto" else FixedType.parse(rs)
+            prec = {"result": str(res_t)}
+            n_in = n_out = g["n_elements"]
+        g["result_t"] = res_t
+        strategy = strategy_cfg if strategy_cfg in ("latency", "resource") else "latency"
+        rf = rf_req
+    g.update(reuse_factor=rf, strategy=strategy, hls_class=cls, multiplier_limit=mult_limit)
+    lp = LayerPlan(
+        name=names[0],
+        hls_class=cls,
+        ops=(op.name,),
+        n_in=n_in,
+        n_out=n_out,
+        reuse_factor_requested=rf_req,
+        reuse_factor=rf,
+        strategy=strategy,
+        parallelization_factor=pf,
+        multiplier_limit=mult_limit,
+        precision=prec,
+        warnings=tuple(warnings),
+        extra={**extra, "aliases": names[1:], "input": str(in_t)},
+    )
+    return lp, g
+
+
+# ---------------------------------------------------------------------------------------------
+# Costs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Device:
+    part: str
+    family: str
+    LUT: int
+    FF: int
+    DSP: int
+    BRAM_18K: int
+    URAM: int
+    dsp_type: str
+    dsp_a_bits: int
+    dsp_b_bits: int
+
+
+def dsps_per_mult(a_bits: int, b_bits: int, dev: Device) -> int:
+    """DSP slices for one a x b multiplication: ceil(wide/A)*ceil(narrow/B) with the slice's
+    A x B multiplier (27x18 DSP48E2, 25x18 DSP48E1)."""
+    wide, narrow = max(a_bits, b_bits), min(a_bits, b_bits)
+    return math.ceil(wide / dev.dsp_a_bits) * math.ceil(narrow / dev.dsp_b_bits)
+
+
+def bram18_for(width: int, depth: int) -> int:
+    """BRAM18 blocks for a width x depth memory, best of the 18Kb aspect ratios
+    (16384x1, 8192x2, 4096x4, 2048x9, 1024x18, 512x36; AMD UG573)."""
+    if width <= 0 or depth <= 0:
+        return 0
+    best = None
+    for d, w in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)):
+        n = math.ceil(width / w) * math.ceil(depth / d)
+        best = n if best is None else min(best, n)
+    return int(best or 0)
+
+
+def naf_digits(q: np.ndarray) -> np.ndarray:
+    """Non-zero digits of the canonical signed-digit (non-adjacent) form of integers ``q``:
+    the adders a constant multiplier needs + 1 (a single digit is a shift)."""
+    import numpy as np
+
+    x = np.abs(q.astype(np.int64))
+    h = x >> 1
+    x3 = x + h
+    c = h ^ x3
+    pos, neg = (x3 & c).astype(np.uint64), (h & c).astype(np.uint64)
+    n = np.zeros(x.shape, dtype=np.int64)
+    while pos.any() or neg.any():
+        n += (pos & np.uint64(1)).astype(np.int64) + (neg & np.uint64(1)).astype(np.int64)
+        pos >>= np.uint64(1)
+        neg >>= np.uint64(1)
+    return n
+
+
+_FRAC_CACHE: dict[Any, tuple[Any, tuple[float, float, float]]] = {}
+
+
+def const_mult_stats(weights: Any, w_t: FixedType, min_digits: int, limit: float = 1.0) -> tuple[float, float, float]:
+    """Statistics of the non-zero constant multiplications of a layer, from the canonical
+    signed-digit (CSD) form of each quantized weight:
+
+    * the fraction HLS maps to a DSP: constants with at least ``min_digits`` non-zero digits
+      (fewer become shifts and adds in LUTs; a single digit is a shift);
+    * the mean number of adders (digits - 1) of the constants left in LUTs by that rule;
+    * the mean number of adders of all constants (when no DSP may be used).
+
+    With the weight values (``weights``) the constants are counted; without them the weights
+    are assumed uniform in [-limit, limit] (callers pass the Glorot-uniform limit
+    sqrt(6/(fan_in+fan_out)), the scale of Keras/PyTorch-initialised and typical trained
+    weights), clipped to the type's range and quantized to ``w_t``."""
+    import numpy as np
+
+    frac = w_t.width - w_t.integer
+    key = (id(weights) if weights is not None else None, w_t, min_digits, round(limit, 6))
+    hit = _FRAC_CACHE.get(key)
+    if hit is not None and hit[0] is weights:
+        return hit[1]
+    hi = 2 ** (w_t.width - 1) - 1 if w_t.signed else 2**w_t.width - 1
+    lo = -(2 ** (w_t.width - 1)) if w_t.signed else 0
+    if weights is not None:
+        q = np.clip(np.round(np.asarray(weights, dtype=np.float64) * 2.0**frac), lo, hi)
+    else:
+        m = int(min(limit * 2.0**frac, hi))
+        q = np.arange(max(-m, lo), m + 1, dtype=np.int64)
+    q = q[q != 0]
+    if q.size:
+        d = naf_digits(q)
+        on_dsp = d >= min_digits
+        f = float(on_dsp.mean())
+        lut_adders = float((d[~on_dsp] - 1).mean()) if (~on_dsp).any() else 0.0
+        all_adders = float((d - 1).mean())
+        res = (f, lut_adders, all_adders)
+    else:
+        res = (0.0, 0.0, 0.0)
+    if len(_FRAC_CACHE) > 4096:
+        _FRAC_CACHE.clear()
+    _FRAC_CACHE[key] = (weights, res)
+    return res
+
+
+def const_dsp_fraction(weights: Any, w_t: FixedType, min_digits: int, limit: float = 1.0) -> float:
+    """The DSP fraction of :func:`const_mult_stats`."""
+    return const_mult_stats(weights, w_t, min_digits, limit)[0]
+
+
+def _tree_cycles(n: int, c: Mapping[str, float], clock_ns: float) -> int:
+    """Pipeline cycles of an n-input adder (or comparator) tree."""
+    if n <= 1:
+        return 0
+    levels = math.ceil(math.log2(n))
+    per_cycle = max(1e-9, float(c["adder_levels_per_cycle"]) * clock_ns / 5.0)
+    return int(math.ceil(levels / per_cycle - 1e-9))
+
+
+@dataclass
+class LayerCost:
+    latency: int
+    ii: int
+    dsp: float
+    features: dict[str, float] = field(default_factory=dict)  # "<metric>:<param>" -> coefficient
+    stream_depth: int = 0  # latency beyond the streamed pixels (io_stream DATAFLOW tail)
+    notes: dict[str, Any] = field(default_factory=dict)
+    _values: dict[int, tuple[Any, dict[str, float]]] = field(default_factory=dict, repr=False)
+
+    def metric_values(self, c: Mapping[str, float]) -> dict[str, float]:
+        """LUT, FF, BRAM_18K for the constants ``c`` (memoised per constants mapping)."""
+        hit = self._values.get(id(c))
+        if hit is not None and hit[0] is c:
+            return hit[1]
+        vals = {m: value_from_features(self.features, c, m) for m in ("LUT", "FF", "BRAM_18K")}
+        if len(self._values) > 8:
+            self._values.clear()
+        self._values[id(c)] = (c, vals)
+        return vals
+
+
+def _add(feats: dict[str, float], metric: str, param: str, coef: float) -> None:
+    if coef:
+        key = f"{metric}:{param}"
+        feats[key] = feats.get(key, 0.0) + float(coef)
+
+
+def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_type: str, clock_ns: float, backend: str) -> LayerCost:
+    """Cycles, DSP and the LUT/FF/BRAM feature coefficients of one hls4ml layer.
+
+    ``g`` is the geometry :func:`plan_layer` returns; ``c`` the constant values by name."""
+    k = g["kind"]
+    cls = g["hls_class"]
+    feats: dict[str, float] = {}
+    stream = io_type == "io_stream"
+    rf = int(g["reuse_factor"])
+    in_t: FixedType = g["input_t"]
+    res_t: FixedType = g["result_t"]
+    ib, ob = in_t.width, res_t.width
+    lat = ii = 0
+    dsp = 0.0
+    depth = 0
+    notes: dict[str, Any] = {}
+    _add(feats, "LUT", "lut_per_layer", 1.0 if k != RESHAPE else 0.0)
+    _add(feats, "FF", "ff_per_layer", 1.0 if k != RESHAPE else 0.0)
+
+    if k in (DENSE, CONV):
+        n_in, n_out = int(g["n_in"]), int(g["n_out"])
+        strategy = g["strategy"]
+        w_t: FixedType = g["weight_t"]
+        acc_t: FixedType = g["accum_t"]
+        wb, ab = w_t.width, acc_t.width
+        n_w = int(g["n_weights"])
+        nz = n_w - int(g["n_zeros"])
+        is_dense = cls == "Dense"
+        n_part = int(g.get("n_partitions", 1))
+        pf = int(g.get("pf", 1))
+        # multiplications per kernel evaluation (one output pixel / one dense call)
+        per_eval = n_w if not g.get("depthwise") else n_w
+        block = -(-per_eval // rf)
+        # constant weights: Latency/DA, and Resource at RF 1 (nnet_dense_resource.h puts the
+        # weights in a ROM only when reuse_factor > 1; at RF 1 they are constants in fabric)
+        const_w = strategy in ("latency", "distributed_arithmetic") or rf == 1
+        lowbit = g.get("weight_kind") in ("binary", "ternary") or wb <= 2
+        if const_w:
+            mults = max(0, -(-per_eval // rf) - int(g["n_zeros"]) // rf)  # multiplier_limit
+        else:
+            mults = block
+        tree = _tree_cycles(n_in if not g.get("depthwise") else int(math.prod(g["kernel"])), c, clock_ns)
+        if strategy in ("resource", "resource_unrolled"):
+            compute = rf + int(c["dense_resource_depth"])
+        else:
+            compute = (rf - 1) + int(c["dense_latency_mult_cycles"]) + tree
+        if is_dense:
+            if stream:
+                words = -(-n_in // max(1, int(g.get("in_pack", g["in_channels"]))))
+                lat = (words - 1) * int(c["stream_read_cycles_per_word"]) + compute + int(c["dense_stream_depth"])
+                ii = max(rf, words)
+                depth = lat
+            else:
+                lat, ii = compute, rf
+        else:
+            if stream:
+                per_pixel = rf
+                lat = int(g["in_pixels"]) * per_pixel + int(c["conv_stream_depth_2d"] if cls.endswith("2D") else c["conv_stream_depth_1d"])
+                ii = lat
+                depth = lat - int(g["in_pixels"]) * per_pixel
+            else:
+                lat = n_part * rf + int(c["conv_parallel_depth"])
+                ii = n_part * rf
+        inst = pf if (not is_dense and not stream) else 1
+        # ---- multipliers -> DSP or LUT
+        adders_per_lut_mult = 0.0
+        if lowbit:
+            n_dsp_mults = 0.0
+            n_lut_mults = 0.0
+        else:
+            per = dsps_per_mult(wb, ib, dev) if wb >= int(c["dsp_min_weight_bits"]) else 0
+            if strategy == "distributed_arithmetic":
+                per = 0
+            if const_w:
+                fan_in = int(math.prod(g["kernel"])) * (1 if g.get("depthwise") else int(g["n_chan"]))
+                glorot = math.sqrt(6.0 / max(1, fan_in + int(n_out) * int(math.prod(g["kernel"]))))
+                frac, lut_adders, all_adders = const_mult_stats(g["weight_array"].array, w_t, int(c["const_mult_dsp_min_csd_digits"]), glorot)
+            else:
+                frac, lut_adders, all_adders = 1.0, 0.0, 0.0
+            if per:
+                n_dsp_mults = mults * frac * inst
+                dsp = n_dsp_mults * per
+                n_lut_mults = mults * inst - n_dsp_mults
+                adders_per_lut_mult = lut_adders
+            else:
+                n_dsp_mults = 0.0
+                n_lut_mults = float(mults * inst)
+                adders_per_lut_mult = all_adders
+        if const_w:
+            # a constant multiplier in fabric = (CSD digits - 1) shift-adds of ~(in + weight) bits
+            _add(feats, "LUT", "lut_per_const_mult_adder_bit", n_lut_mults * adders_per_lut_mult * (wb + ib))
+        else:
+            _add(feats, "LUT", "lut_per_mult_bit2", n_lut_mults * wb * ib)
+        # ---- adders: every non-zero product is accumulated (plus the bias)
+        adds_hw = (nz if const_w else block) / (rf if const_w else 1) + n_out
+        _add(feats, "LUT", "lut_per_adder_bit", adds_hw * ab * inst)
+        if not const_w and rf > 1:
+            _add(feats, "LUT", "lut_per_mux_bit", mults * ib * min(rf, n_in) * inst)
+            if backend == "Vivado":
+                _add(feats, "BRAM_18K", "bram_weight_scale", bram18_for(block * wb, rf))
+            else:
+                _add(feats, "LUT", "lut_per_rom_bit", n_w * wb)
+        if lat > 0:
+            # partial sums cut by pipeline registers: after k cycles of an adder tree that
+            # closes `lpc` levels per cycle, mults / 2**(k*lpc) partial sums remain
+            lpc = max(1e-9, float(c["adder_levels_per_cycle"]) * clock_ns / 5.0)
+            stages = min(int(lat if not stream else depth), 64)
+            alive = sum(2.0 ** (-k * lpc) for k in range(1, stages + 1))
+            _add(feats, "FF", "ff_per_product_bit", mults * inst * ab * alive)
+            _add(feats, "FF", "ff_per_acc_bit_cycle", n_out * ab * max(1, min(lat, rf) if not stream else 1) * inst)
+        if not stream or is_dense:
+            _add(feats, "FF", "ff_per_io_bit", (n_in * ib + n_out * ob) * inst if lat > 0 else 0)
+        if stream and not is_dense:
+            kern = g["kernel"]
+            _add(feats, "LUT", "lut_per_linebuffer_bit", _linebuffer_bits(g, ib))
+            _add(feats, "FF", "ff_per_linebuffer_bit", int(math.prod(kern)) * int(g["n_chan"]) * ib)
+        notes.update(multipliers=mults * inst, dsp_multipliers=n_dsp_mults)
+    elif k == ACTIVATION:
+        f = g["function"]
+        n_par = int(g["out_channels"]) if stream else int(g["n_elements"])
+        pix = int(g["out_pixels"]) if stream else 1
+        if f == "softmax":
+            lat = int(c["softmax_cycles"]) + (pix - 1 if stream else 0)
+            ii = pix if stream else 1
+            depth = int(c["softmax_cycles"])
+            per = dsps_per_mult(SOFTMAX_T.width, SOFTMAX_T.width, dev) if SOFTMAX_T.width >= int(c["dsp_min_weight_bits"]) else 0
+            dsp = float(n_par * per)
+            tb = g["table_t"].width
+            _add(feats, "BRAM_18K", "bram_table_scale", (math.ceil(n_par / 2) + 1) * bram18_for(tb, int(g["table_size"])))
+            _add(feats, "LUT", "lut_per_table_lookup_bit", (n_par + 1) * tb)
+            _add(feats, "LUT", "lut_per_adder_bit", n_par * SOFTMAX_T.width)
+            _add(feats, "LUT", "lut_per_cmp_bit", n_par * ib)
+            _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) + n_par * SOFTMAX_T.width * depth)
+        elif f in TABLE_ACTS:
+            d = int(c["act_table_stream_depth"] if stream else c["act_table_cycles_parallel"])
+            lat = pix + d if stream else d
+            ii = lat if stream else 1
+            depth = d
+            tb = g["table_t"].width
+            _add(feats, "BRAM_18K", "bram_table_scale", math.ceil(n_par / 2) * bram18_for(tb, int(g["table_size"])))
+            _add(feats, "LUT", "lut_per_table_lookup_bit", n_par * tb)
+            _add(feats, "LUT", "lut_per_cmp_bit", n_par * ib)
+            _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) * max(1, d))
+        else:  # relu-like
+            d = int(c["act_stream_depth"] if stream else c["act_relu_cycles_parallel"])
+            lat = pix + d if stream else d
+            ii = lat if stream else 1
+            depth = d
+            _add(feats, "LUT", "lut_per_cmp_bit", n_par * ib)
+            if f in ("leaky_relu", "prelu"):
+                _add(feats, "LUT", "lut_per_const_mult_adder_bit", n_par * 2 * (ib + 8))  # alpha: ~3 CSD digits
+            if lat > 0:
+                _add(feats, "FF", "ff_per_io_bit", n_par * ob)
+    elif k == BATCHNORM or (k == ELEMENTWISE and cls == "ApplyAlpha"):
+        n_par = int(g["out_channels"]) if stream else int(g["n_elements"])
+        pix = int(g["out_pixels"]) if stream else 1
+        d = int(c["bn_cycles"])
+        lat = pix + d if stream else d
+        ii = lat if stream else 1
+        depth = d
+        w_t = g["weight_t"]
+        per = dsps_per_mult(w_t.width, ib, dev) if w_t.width >= int(c["dsp_min_weight_bits"]) else 0
+        frac, lut_adders, all_adders = const_mult_stats(None, w_t, int(c["const_mult_dsp_min_csd_digits"]), 1.0)
+        frac = frac if per else 0.0
+        dsp = n_par * per * frac
+        lut_mults = n_par * (1 - frac)
+        _add(feats, "LUT", "lut_per_const_mult_adder_bit", lut_mults * (lut_adders if per else all_adders) * (w_t.width + ib))
+        _add(feats, "LUT", "lut_per_adder_bit", n_par * ob)
+        _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob))
+    elif k in (POOL, GLOBAL_POOL, REDUCE):
+        psize = int(g["pool_size"])
+        is_max = g["function"] == "max"
+        acc_t = g["accum_t"]
+        if stream:
+            pix = psize if k == REDUCE else int(g["in_pixels"])
+            lat = pix + int(c["pool_stream_depth"])
+            ii = lat
+            depth = int(c["pool_stream_depth"])
+            n_units = int(g["out_channels"])
+        else:
+            lat = int(c["pool_parallel_cycles"]) if k == POOL else _tree_cycles(psize, c, clock_ns)
+            ii = 1
+            n_units = int(g["n_elements"])
+        _add(feats, "LUT", "lut_per_cmp_bit" if is_max else "lut_per_adder_bit", n_units * max(psize - 1, 1) * acc_t.width)
+        if stream:
+            _add(feats, "FF", "ff_per_io_bit", n_units * (ob + acc_t.width))
+        else:
+            # io_parallel pooling registers its whole input (CI baselines: FF = in elements x bits + 2)
+            _add(feats, "FF", "ff_per_io_bit", int(g["in_pixels"]) * int(g["in_channels"]) * ib)
+        if stream and k == POOL:
+            _add(feats, "LUT", "lut_per_linebuffer_bit", _linebuffer_bits(g, ib))
+            _add(feats, "FF", "ff_per_linebuffer_bit", psize * int(g["in_channels"]) * ib)
+    elif k == ELEMENTWISE:  # Merge
+        n_par = int(g["out_channels"]) if stream else int(g["n_elements"])
+        pix = int(g["out_pixels"]) if stream else 1
+        d = int(c["merge_cycles"])
+        lat = pix + d if stream else d
+        ii = lat if stream else 1
+        depth = d
+        if g["merge_op"] == "multiply":
+            b_t = g["weight_t"]
+            per = dsps_per_mult(b_t.width, ib, dev) if min(b_t.width, ib) >= int(c["dsp_min_weight_bits"]) else 0
+            dsp = float(n_par * per)
+            if not per:
+                _add(feats, "LUT", "lut_per_mult_bit2", n_par * b_t.width * ib)
+        elif g["merge_op"] in ("maximum", "minimum"):
+            _add(feats, "LUT", "lut_per_cmp_bit", n_par * ob)
+        else:
+            _add(feats, "LUT", "lut_per_adder_bit", n_par * ob)
+        _add(feats, "FF", "ff_per_io_bit", n_par * ob)
+    elif k == CONCAT:
+        if stream:
+            lat = int(g["out_pixels"]) + int(c["merge_cycles"])
+            ii = lat
+            depth = int(c["merge_cycles"])
+    else:  # reshape, transpose: free (wiring)
+        lat = ii = 0
+    if stream and k != RESHAPE:
+        # output FIFO: depth = pixels, width = channels x bits (hls4ml StreamVariable pragma)
+        width = int(g["out_channels"]) * ob
+        dep = int(g["out_pixels"])
+        if width * dep >= 1024 and dep > 1:
+            _add(feats, "BRAM_18K", "bram_fifo_scale", bram18_for(width, dep))
+        else:
+            _add(feats, "LUT", "lut_per_linebuffer_bit", width * max(dep, 1))
+    return LayerCost(int(lat), int(max(ii, 0)), float(dsp), feats, int(depth), notes)
+
+
+def _linebuffer_bits(g: Mapping[str, Any], ib: int) -> int:
+    """Bits of the (k_h - 1) input rows an io_stream 2D conv/pool keeps (1D: k - 1 pixels)."""
+    kern = g.get("kernel") or g.get("pool_kernel") or (1,)
+    ch = int(g.get("n_chan", g.get("in_channels", 1)))
+    if len(kern) == 2:
+        in_w = int(g["in_w"])
+        return (int(kern[0]) - 1) * in_w * ch * ib
+    return (int(kern[0]) - 1) * ch * ib
+
+
+def value_from_features(feats: Mapping[str, float], c: Mapping[str, float], metric: str) -> float:
+    s = 0.0
+    prefix = metric + ":"
+    for key, coef in feats.items():
+        if key.startswith(prefix):
+            s += float(c[key[len(prefix):]]) * coef
+    return s
