@@ -121,12 +121,23 @@ def load_profile_file(path: str | None) -> dict[str, Any] | None:
 
 
 def _fmt(v: Any) -> str:
+    """Human-friendly number formatting for tables (JSON/CSV keep full precision)."""
+    if isinstance(v, bool) or v is None:
+        return "" if v is None else str(v)
+    if isinstance(v, int):
+        return str(v)
     if isinstance(v, float):
         if v == 0:
             return "0"
-        if abs(v) >= 1e5 or abs(v) < 1e-3:
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        if abs(v) >= 1000:
+            return f"{v:.0f}"
+        if abs(v) >= 0.01:
             return f"{v:.4g}"
-        return f"{v:.4g}" if not v.is_integer() else str(int(v))
+        return f"{v:.3g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v)
     return str(v)
 
 
@@ -142,12 +153,14 @@ def print_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence
             for k in r:
                 seen.setdefault(k, None)
         columns = list(seen)
+    cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     table = Table(title=title, show_lines=False)
     for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*[_fmt(r.get(c, "")) for c in columns])
-    Console(width=max(120, len(columns) * 11)).print(table)
+        table.add_column(c, no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
+    Console(width=min(sum(w + 3 for w in widths) + 1, 400)).print(table)
 
 
 def emit(data: Mapping[str, Any], fmt: str, layers_key: str = "layers") -> None:
