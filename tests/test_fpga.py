@@ -413,3 +413,235 @@ def test_params_updated_outside_resolve_are_honoured(be):
     e1, e2 = cost_graph(g, be, p), cost_graph(g, be, p2)
     assert e2["LUT"] > e1["LUT"]
     assert e2.layers[0]["reuse_factor"] == 4  # the hls4ml config survives the copy
+
+
+# --------------------------------------------------------------------------- hls4ml 1.3.0 rules found by check-hls4ml
+
+
+def test_softmax_accum_follows_the_config(be):
+    """Softmax accum_t = config.get_precision(layer, 'accum'): the Model precision when only
+    a Model section is given; config_from_*_model(granularity='name') writes 18,8 (hwsim's
+    default config); an explicit LayerName accum wins."""
+    g = mlp([16, 5], activation=None, final="softmax")
+    sm = lambda cfg: [lp for lp in be.plan(g, be.resolve_params(cfg, {}, profile={})).layers if lp.hls_class == "Softmax"][0]  # noqa: E731
+    assert sm(None).precision["accum"] == "ap_fixed<18,8>"
+    assert sm({"Model": {"Precision": "ap_fixed<10,4>"}}).precision["accum"] == "ap_fixed<10,4>"
+    # the tables keep hls4ml's attribute defaults unless configured
+    assert sm({"Model": {"Precision": "ap_fixed<10,4>"}}).precision["exp_table"] == "ap_fixed<18,8>"
+    name = sm(None).name
+    ln = {"Model": {"Precision": "ap_fixed<10,4>"}, "LayerName": {name: {"Precision": {"accum": "ap_fixed<20,9>"}}}}
+    assert sm(ln).precision["accum"] == "ap_fixed<20,9>"
+    # hls4ml 1.3.0 applies table types only from '<type>_t' keys (Layer.__init__ layer_config
+    # loop); Precision.table / .exp_table are ignored (checked against hls4ml: see
+    # test_plan_agrees_with_hls4ml) and hwsim says so in a warning
+    ln["LayerName"][name]["Precision"]["exp_table"] = "ap_fixed<12,4>"
+    lp = sm(ln)
+    assert lp.precision["exp_table"] == "ap_fixed<18,8>"
+    assert lp.precision["table"] == "ap_fixed<18,8>"  # not the Model default: the attribute default
+    assert any("exp_table_t" in w for w in lp.warnings)
+    ln["LayerName"][name].update({"exp_table_t": "ap_fixed<12,4>", "table_t": "ap_fixed<14,5>", "accum_t": "ap_fixed<22,9>"})
+    lp = sm(ln)
+    assert (lp.precision["exp_table"], lp.precision["table"], lp.precision["accum"]) == ("ap_fixed<12,4>", "ap_fixed<14,5>", "ap_fixed<22,9>")
+
+
+def test_unfused_batchnorm_multiplier_limit_and_interval(be):
+    """An unfused BatchNormalization (producer result type not 'auto') gets
+    multiplier_limit = DIV_ROUNDUP(n_in, reuse_factor) and II = reuse_factor (nnet_batchnorm.h)."""
+    x, h, y = TensorSpec("x", (8,)), TensorSpec("h", (30,)), TensorSpec("y", (30,))
+    g = OpGraph(
+        [Op("fc", "dense", (x,), (h,), {"n_in": 8, "n_out": 30, "bias": True}), Op("bn", "batchnorm", (h,), (y,), {"channels": 30, "axis": 0, "epsilon": 1e-5})],
+        [x],
+        ["y"],
+    )
+    for rf, limit in ((1, 30), (4, 8), (7, 5), (64, 1)):
+        cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": rf, "Strategy": "Latency"}}
+        p = be.resolve_params(cfg, {}, profile={})
+        bn = [lp for lp in be.plan(g, p).layers if lp.hls_class == "BatchNormalization"][0]
+        assert bn.multiplier_limit == limit
+        row = [r for r in _est(be, g, cfg).layers if r["name"] == bn.name][0]
+        assert row["ii_cycles"] == rf
+    # fewer multipliers at a higher reuse factor -> no more DSPs
+    d1 = [r for r in _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1}}).layers if r["name"] == "bn"][0]["DSP"]
+    d4 = [r for r in _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4}}).layers if r["name"] == "bn"][0]["DSP"]
+    assert d4 <= d1 * 8 / 30 + 1e-9
+
+
+def test_bias_free_layer_has_uint1_bias(be):
+    """hls4ml's Layer.add_bias gives a bias-free layer a zero bias of type ap_uint<1> (whatever
+    the config says) and infers 'auto' accum from it."""
+    x, y = TensorSpec("x", (16,)), TensorSpec("y", (8,))
+    nob = OpGraph([Op("fc", "dense", (x,), (y,), {"n_in": 16, "n_out": 8, "bias": False})], [x], ["y"])
+    withb = OpGraph([Op("fc", "dense", (x,), (y,), {"n_in": 16, "n_out": 8, "bias": True})], [x], ["y"])
+    for cfg in (None, {"Model": {"Precision": "ap_fixed<16,6>"}}):
+        p = be.resolve_params(cfg, {}, profile={})
+        assert be.plan(nob, p).layers[0].precision["bias"] == "ap_ufixed<1,1>"
+        assert be.plan(withb, p).layers[0].precision["bias"] == "ap_fixed<16,6>"
+    # 'auto' accum by hand (infer_common_precision): input/weight 16,6, n_in 16 -> 36 bits, 16 int;
+    # unsigned 1-bit bias: integers = max(16, 1 + 1) + 1 = 17, width = 17 + 20 = 37
+    assert be.plan(nob, be.resolve_params(None, {}, profile={})).layers[0].precision["accum"] == "ap_fixed<37,17>"
+
+
+def test_transpose_before_flatten_only_where_hls4ml_keeps_it(be):
+    """ChannelsLastConverter inserts a Transpose before a Flatten; RemoveTransposeBeforeFlatten
+    folds it into the next Dense in io_parallel only. In io_stream it is a real layer that
+    buffers the whole tensor: N/C words in, N/W words out."""
+    g = conv2d_chain((3, 10, 10), [("conv", 4, 3), ("relu", 0, 0), ("flatten", 0, 0), ("dense", 5, 0)])
+    par = be.plan(g, be.resolve_params(None, {}, profile={}))
+    assert [lp.hls_class for lp in par.layers if lp.hls_class == "Transpose" and not lp.ops] == ["Transpose"]  # only the input transpose
+    st = be.plan(g, be.resolve_params(None, {"io_type": "io_stream"}, profile={}))
+    classes = [lp.hls_class for lp in st.layers]
+    i = classes.index("Reshape")
+    assert classes[i - 1] == "Transpose" and st.layers[i - 1].n_in == 4 * 8 * 8
+    e = _est(be, g, None, {"io_type": "io_stream"})
+    row = [r for r in e.layers if r["name"].startswith("transpose_input_for_")][0]
+    # 256 elements: read as 64 words of 4 channels, written as 32 words of 8 (the W axis)
+    assert row["latency_cycles"] >= 64 + 32
+    # the Dense after it reads 32 words of 8, not 64 words of 4
+    dense = [r for r in e.layers if r["name"].startswith("dense")][0]
+    assert dense["ii_cycles"] == 32
+    # 'off': no transpose at all
+    off = be.plan(g, be.resolve_params({"Model": {"ChannelsLastConversion": "off"}, "IOType": "io_stream"}, {}, profile={}))
+    assert "Transpose" not in [lp.hls_class for lp in off.layers]
+
+
+def _ternary_dense(float_model: bool) -> OpGraph:
+    import numpy as np
+
+    x, y = TensorSpec("x", (32,)), TensorSpec("y", (16,))
+    f32 = Precision.float32() if float_model else None
+    prec = OpPrecision(weight=Precision.ternary(), bias=f32, input=f32, output=f32, accum=f32)
+    rng = np.random.default_rng(0)
+    w = (rng.integers(-1, 2, size=(16, 32)) * 0.037).astype(np.float32)
+    return OpGraph([Op("fc", "dense", (x,), (y,), {"n_in": 32, "n_out": 16, "bias": False}, prec)], [x], ["y"], weights={"fc": {"weight": w}})
+
+
+def test_value_inferred_ternary_weights_cost_what_hls4ml_builds(be):
+    """A float model whose weights only take {-a, 0, +a}: hls4ml takes weight types from
+    quantizers or the config only, so 'auto'/default -> ap_fixed<16,6> multipliers; an
+    explicit config precision wins; --set weight_types=ir costs the ternary design; a
+    quantizer's ternary type (quantized model) is used as hls4ml uses it."""
+    g = _ternary_dense(float_model=True)
+    w = lambda cfg, ov=None: be.plan(g, be.resolve_params(cfg, dict(ov or {}), profile={})).layers[0].precision["weight"]  # noqa: E731
+    assert w(None) == "ap_fixed<16,6>"
+    assert w({"Model": {"Precision": "ap_fixed<16,6>"}}) == "ap_fixed<16,6>"
+    assert w(None, {"weight_types": "ir"}) == "ap_fixed<2,2>"
+    assert w({"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {"fc": {"Precision": {"weight": "ap_int<2>"}}}}) == "ap_fixed<2,2>"
+    assert w({"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {"fc": {"Precision": {"weight": "ap_fixed<8,3>"}}}}, {"weight_types": "ir"}) == "ap_fixed<8,3>"
+    # the ternary design needs no multipliers, the 16-bit one does
+    lut16 = _est(be, g, None)["LUT"]
+    lut2 = _est(be, g, None, {"weight_types": "ir"})["LUT"]
+    assert lut2 < lut16
+    q = _ternary_dense(float_model=False)
+    assert be.plan(q, be.resolve_params({"Model": {"Precision": "ap_fixed<16,6>"}}, {}, profile={})).layers[0].precision["weight"] == "ap_fixed<2,2>"
+    with pytest.raises(ConfigError, match="weight_types"):
+        be.resolve_params(None, {"weight_types": "values"}, profile={})
+
+
+@pytest.mark.parametrize(
+    "model,cfg",
+    [
+        ("jet-mlp", {"Model": {"Precision": "ap_fixed<10,4>", "ReuseFactor": 7, "Strategy": "Resource"}, "IOType": "io_parallel"}),
+        ("bitnet-mlp", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_parallel"}),
+        ("cnn-tutorial", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_stream"}),
+        ("braggnn-medium", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4, "Strategy": "Latency"}, "IOType": "io_parallel"}),
+        ("braggnn-small", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_stream"}),
+        ("jet-mlp", {"Model": {"Precision": "ap_fixed<12,4>", "ReuseFactor": 4, "Strategy": "Resource"}, "IOType": "io_stream"}),
+        (
+            "bitnet-mlp",
+            {
+                "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
+                "IOType": "io_parallel",
+                "LayerName": {n: {"Precision": {"weight": "ap_int<2>"}} for n in ("net_0", "net_2", "net_4")},
+            },
+        ),
+        (
+            "jet-mlp",
+            {
+                "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
+                "IOType": "io_parallel",
+                "LayerType": {"Softmax": {"Precision": {"table": "ap_fixed<12,4>", "accum": "ap_fixed<20,8>"}}},
+                "LayerName": {"net_7": {"exp_table_t": "ap_fixed<14,4>", "inv_table_t": "ap_fixed<15,5>"}},
+            },
+        ),
+    ],
+)
+def test_plan_agrees_with_hls4ml(model, cfg):
+    """The plan agrees field by field with what hls4ml 1.3.0 builds (conversion only) in the
+    cases check-hls4ml once found disagreements in (softmax accum, BN multiplier limit, bias
+    of bias-free layers, io_stream Transpose before Flatten, value-inferred ternary weights)."""
+    pytest.importorskip("hls4ml")
+    pytest.importorskip("torch")
+    from hwsim.backends.fpga import check_hls4ml as C
+
+    res = C.check(model, cfg)
+    assert res.agree, [(r.layer, r.field, r.hls4ml, r.hwsim) for r in res.disagreements]
+
+
+def _residual_graph() -> OpGraph:
+    """x -> conv(pad 1) -> h; y = conv(pad 1)(h) + conv1x1(h): h is read twice."""
+    x, h, a, b, y = (TensorSpec(n, s) for n, s in (("x", (3, 8, 8)), ("h", (4, 8, 8)), ("a", (4, 8, 8)), ("b", (4, 8, 8)), ("y", (4, 8, 8))))
+    conv = lambda n, i, o, cin, k, p: Op(n, "conv", (i,), (o,), {"dims": 2, "in_channels": cin, "out_channels": 4, "kernel": (k, k), "stride": (1, 1), "pads": (p,) * 4, "dilation": (1, 1), "groups": 1, "bias": True})  # noqa: E731
+    return OpGraph(
+        [conv("c1", x, h, 3, 3, 1), conv("c2", h, a, 4, 3, 1), conv("c3", h, b, 4, 1, 0), Op("add", "elementwise", (a, b), (y,), {"function": "add"})],
+        [x],
+        ["y"],
+    )
+
+
+def test_io_stream_clone_and_zero_padding_layers(be):
+    """io_stream: a stream read twice gets a Clone (CloneOutput pass), a padded conv gets a
+    ZeroPadding layer before it and runs 'valid' on the padded image; io_parallel has neither."""
+    g = _residual_graph()
+    par = [lp.hls_class for lp in be.plan(g, be.resolve_params(None, {}, profile={})).layers]
+    assert "Clone" not in par and not any(c.startswith("ZeroPadding") for c in par)
+    st = be.plan(g, be.resolve_params(None, {"io_type": "io_stream"}, profile={})).layers
+    names = [lp.name for lp in st]
+    assert [lp.hls_class for lp in st if not lp.ops] == ["ZeroPadding2D", "Clone", "ZeroPadding2D"]
+    assert names.index("zp2d_c1") < names.index("c1") < names.index("clone_c1") < names.index("zp2d_c2") < names.index("c2")
+    clone = st[names.index("clone_c1")]
+    assert clone.extra["copies"] == 2 and clone.n_in == 4 * 8 * 8
+    e = _est(be, g, None, {"io_type": "io_stream"})
+    rows = {r["name"]: r for r in e.layers}
+    # the 3x3 conv streams the 10x10 padded image: at least 100 pixels x RF 1
+    assert rows["c1"]["latency_cycles"] >= 100
+    assert rows["zp2d_c1"]["latency_cycles"] >= 100 and rows["clone_c1"]["latency_cycles"] >= 64
+
+
+def test_table_types_come_from_t_keys(be):
+    g = mlp([8, 4], activation=None, final="sigmoid")
+    name = [lp for lp in be.plan(g, be.resolve_params(None, {}, profile={})).layers if lp.hls_class == "Activation"][0].name
+    cfg = {"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {name: {"Precision": {"result": "ap_fixed<12,4>"}}}}
+    act = lambda c: [lp for lp in be.plan(g, be.resolve_params(c, {}, profile={})).layers if lp.hls_class == "Activation"][0]  # noqa: E731
+    assert act(cfg).precision["table"] == "ap_fixed<18,8>"  # a layer entry without table_t: the 18,8 default
+    cfg["LayerName"][name]["table_t"] = "ap_fixed<10,4>"
+    assert act(cfg).precision["table"] == "ap_fixed<10,4>"
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_plan_agrees_with_hls4ml_residual_cnn(io_type):
+    """A PyTorch residual CNN (padded convs, a tensor read twice, average pooling, flatten,
+    bias-free Linear, sigmoid): in io_stream hls4ml adds ZeroPadding2D, Clone and a Transpose
+    before the Flatten; the plan must agree field by field."""
+    pytest.importorskip("hls4ml")
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from hwsim.backends.fpga import check_hls4ml as C
+
+    class Res(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.c2, self.c3 = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1)
+            self.pool, self.flat, self.fc, self.act = nn.AvgPool2d(4), nn.Flatten(), nn.Linear(16, 3, bias=False), nn.Sigmoid()
+
+        def forward(self, x):
+            h = torch.relu(self.c1(x))
+            return self.act(self.fc(self.flat(self.pool(torch.relu(self.c2(h) + self.c3(h))))))
+
+    torch.manual_seed(0)
+    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 2, "Strategy": "Latency"}, "IOType": io_type}
+    res = C.check(Res().eval(), cfg, example_input=torch.randn(1, 3, 8, 8))
+    assert res.agree, [(r.layer, r.field, r.hls4ml, r.hwsim) for r in res.disagreements]
+    classes = {r.hls4ml for r in res.rows if r.field == "hls_class"}
+    if io_type == "io_stream":
+        assert {"Clone", "ZeroPadding2D", "Transpose"} <= classes

@@ -11,7 +11,14 @@ backends) generates and what Vivado/Vitis HLS reports for it.
   constant's default and source, ``devices.json`` the parts.
 * configuration = an hls4ml configuration dict (``hwsim.backends.fpga.config``), plus
   ``--set`` shortcuts ``reuse_factor, strategy, precision, io_type, part, clock_period_ns,
-  backend, pipeline_style`` and any constant by name.
+  backend, pipeline_style, weight_types`` and any constant by name.
+* weight types: a layer's weight type is the one its config gives; where the config leaves it
+  'auto' (or to the Model default), hls4ml takes it from a quantizer (QONNX Quant, Brevitas,
+  HGQ) and otherwise uses the default precision: the binary/ternary type hwsim's ONNX frontend
+  infers from the *values* of a float model's weights (BitNet exports) is then ignored, since
+  hls4ml would build ``ap_fixed<16,6>`` multipliers for it (``weight_types=hls4ml``, default).
+  To cost the ternary/binary design, give the layers ``Precision: {weight: ap_int<2>}``
+  (hls4ml's ``weight_ternary`` product) in the config, or ``--set weight_types=ir``.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from hwsim.errors import ConfigError
 from hwsim.ir import BATCHNORM, Op, OpGraph
 
 from . import model as _m
-from .config import SHORTCUTS, FpgaConfig, apply_shortcuts, parse_config
+from .config import SHORTCUTS, FpgaConfig, apply_shortcuts, parse_config, parse_weight_types
 from .plan import FpgaPlan, LayerPlan
 from .rules import FixedType
 
@@ -83,6 +90,14 @@ _OPTION_DEFAULTS: dict[str, tuple[Any, str, str]] = {
     "clock_period_ns": (5.0, "ns", "ClockPeriod (hls4ml default 5 ns)"),
     "backend": ("Vitis", "", "hls4ml backend: Vivado | Vitis"),
     "pipeline_style": ("auto", "", "Model.PipelineStyle: auto | pipeline | dataflow"),
+    "weight_types": (
+        "hls4ml",
+        "",
+        "weight type of layers whose config leaves it 'auto'/default: hls4ml = quantizer precisions only "
+        "(as hls4ml: a float model's binary/ternary weights get the default precision); ir = also the "
+        "binary/ternary type the frontend inferred from the weight values (costs the design built with "
+        "that precision in the config, e.g. ap_int<2> -> hls4ml's weight_ternary adders)",
+    ),
 }
 
 
@@ -143,6 +158,10 @@ class FpgaBackend(BackendBase):
             from dataclasses import replace
 
             cfg = replace(cfg, auto_types=True, channels_last_conversion=_default_clc(cfg.io_type))
+        if "weight_types" in shortcut_ov:
+            from dataclasses import replace
+
+            cfg = replace(cfg, weight_types=parse_weight_types(shortcut_ov["weight_types"]))
         get_device(cfg.part)  # validates Part
         # calibrated profile for the part
         if profile is None:
@@ -171,6 +190,7 @@ class FpgaBackend(BackendBase):
             "clock_period_ns": cfg.clock_period_ns,
             "backend": cfg.backend,
             "pipeline_style": cfg.pipeline_style,
+            "weight_types": cfg.weight_types,
         }
         for key, val in effective.items():
             p = params[key]
@@ -178,7 +198,7 @@ class FpgaBackend(BackendBase):
                 changes[key] = Param(val, "user (--set)", p.unit, p.doc)
             elif src_cfg and val != p.value:
                 changes[key] = Param(val, src_cfg, p.unit, p.doc)
-        if config or shortcut_ov:
+        if config or set(shortcut_ov) - {"weight_types"}:
             changes["hls_config"] = Param(merged, "user (config)" if config else "user (--set)", "", params["hls_config"].doc)
         from hwsim.backends.base import coerce_like
 
@@ -200,10 +220,12 @@ class FpgaBackend(BackendBase):
         ov = {k: params.value(k) for k in _OPTION_DEFAULTS if k in params and params.value(k) != _OPTION_DEFAULTS[k][0]}
         merged = apply_shortcuts(base, ov)
         cfg = parse_config(merged)
-        if not base:
-            from dataclasses import replace
+        from dataclasses import replace
 
+        if not base:
             cfg = replace(cfg, auto_types=True, channels_last_conversion=_default_clc(cfg.io_type))
+        if "weight_types" in ov:
+            cfg = replace(cfg, weight_types=parse_weight_types(ov["weight_types"]))
         consts = {k: params[k].value for k in params if k not in _OPTION_DEFAULTS and k != "hls_config"}
         ctx = (cfg, consts, get_device(cfg.part))
         self._ctx_cache[id(params)] = (params, ctx)
@@ -286,7 +308,7 @@ class FpgaBackend(BackendBase):
         self._op_cache[key] = (params, oc)
         return oc
 
-    def _opcost(self, name: str, op: Op, lp: LayerPlan, lc: _m.LayerCost, consts: Mapping[str, float]) -> OpCost:
+    def _opcost(self, name: str, op: Op | None, lp: LayerPlan, lc: _m.LayerCost, consts: Mapping[str, float]) -> OpCost:
         mv = lc.metric_values(consts)
         values = {
             "latency_cycles": float(lc.latency),
@@ -308,7 +330,11 @@ class FpgaBackend(BackendBase):
             info["reuse_factor_requested"] = lp.reuse_factor_requested
         if lp.parallelization_factor != 1:
             info["parallelization_factor"] = lp.parallelization_factor
-        return OpCost(name=name, op=op.kind + (f":{op.function}" if op.function else ""), values=values, info=info, warnings=lp.warnings)
+        if op is not None:
+            label = op.kind + (f":{op.function}" if op.function else "")
+        else:  # hls4ml-inserted: Transpose before a Flatten, Clone of a stream read twice, ZeroPadding
+            label = {"Transpose": "reshape:transpose", "Clone": "clone"}.get(lp.hls_class, "pad" if lp.hls_class.startswith("ZeroPadding") else lp.hls_class.lower())
+        return OpCost(name=name, op=label, values=values, info=info, warnings=lp.warnings)
 
     def features(self, op: Op, params: Params) -> Mapping[str, float]:
         """``{"<metric>:<constant>": coefficient}`` of one op costed stand-alone: for each
@@ -343,7 +369,8 @@ class FpgaBackend(BackendBase):
                 continue
             lc = self._cost(geo[lp.name], consts, dev, cfg)
             lcs.append(lc)
-            oc = self._opcost(lp.name, graph[lp.ops[0]], lp, lc, consts)
+            # an hls4ml-inserted layer (Transpose before a Flatten in io_stream) has no IR op
+            oc = self._opcost(lp.name, graph[lp.ops[0]] if lp.ops else None, lp, lc, consts)
             row = oc.row()
             rows.append(row)
             for k in tot:

@@ -6,12 +6,16 @@ write it, plus the top-level keys hls4ml's converters take as arguments::
     Model:     {Precision: str | {default, weight, bias, result, accum, maximum}, ReuseFactor,
                 Strategy: Latency|Resource|resource_unrolled|distributed_arithmetic|DA,
                 PipelineStyle (auto|pipeline|dataflow), ...}
-    LayerName: {<name>: {Precision: str | {weight, bias, result, accum, table, ...},
-                         ReuseFactor, Strategy, ParallelizationFactor, TableSize, ...}}
+    LayerName: {<name>: {Precision: str | {weight, bias, result, accum, ...},
+                         ReuseFactor, Strategy, ParallelizationFactor, TableSize,
+                         table_t, exp_table_t, inv_table_t, accum_t, ...}}
     LayerType: {<hls class>: {same keys as LayerName}}
     Part, ClockPeriod (ns), IOType (io_parallel|io_stream), Backend (Vivado|Vitis)
 
-Unknown keys hls4ml would ignore (Trace, BramFactor, ...) are kept and ignored. Invalid
+As in hls4ml 1.3.0, activation table types come only from ``<type>_t`` keys of a layer entry
+(``Precision: {table: ...}`` is not applied by hls4ml; the fpga plan warns when such an entry
+differs from the 18,8 default). Unknown keys hls4ml would ignore (Trace, BramFactor, ...) are
+kept and ignored. Invalid
 values raise :class:`hwsim.errors.ConfigError` naming the key.
 """
 
@@ -81,6 +85,10 @@ class LayerConfig:
     strategy: str | None = None
     parallelization_factor: int | None = None
     table_size: int | None = None
+    #: type attributes set directly by ``<name>_t`` keys (``table_t: ap_fixed<12,4>``): hls4ml
+    #: applies them after the accum type and before the attribute defaults, so they set the
+    #: accum and the (exp/inv) table types; ``Precision: {table: ...}`` is ignored by hls4ml 1.3.0
+    types: Mapping[str, str] = field(default_factory=dict)
 
 
 def _layer_config(d: Any, where: str) -> LayerConfig:
@@ -100,7 +108,8 @@ def _layer_config(d: Any, where: str) -> LayerConfig:
     st = _strategy(d["Strategy"], f"{where}.Strategy") if "Strategy" in d else None
     pf = _positive_int(d["ParallelizationFactor"], f"{where}.ParallelizationFactor") if "ParallelizationFactor" in d else None
     ts = _positive_int(d["TableSize"], f"{where}.TableSize") if "TableSize" in d else None
-    return LayerConfig(prec, rf, st, pf, ts)
+    types = {str(k)[:-2]: parse_precision(v, f"{where}.{k}") for k, v in d.items() if str(k).endswith("_t") and isinstance(v, str)}
+    return LayerConfig(prec, rf, st, pf, ts, types)
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,11 @@ class FpgaConfig:
     layer_type: Mapping[str, LayerConfig] = field(default_factory=dict)
     auto_types: bool = True  # no config given: hls4ml's granularity='name' default ('auto' types)
     channels_last_conversion: str = "off"  # Model.ChannelsLastConversion (hls4ml: 'off' when absent)
+    #: where an 'auto'/default weight type comes from: "hls4ml" = quantizer precisions of the IR
+    #: only (value-inferred binary/ternary weights of a float model are ignored, as hls4ml
+    #: ignores them); "ir" = every non-float weight precision the IR carries (the design you
+    #: get after writing that precision into the hls4ml config). ``--set weight_types=ir``.
+    weight_types: str = "hls4ml"
 
     def lookup(self, names: tuple[str, ...], hls_class: str) -> tuple[LayerConfig | None, LayerConfig | None]:
         """(LayerName entry, LayerType entry) for a layer known under any of ``names``."""
@@ -234,7 +248,16 @@ def parse_config(cfg: Mapping[str, Any] | None) -> FpgaConfig:
 # --set shortcuts
 # ---------------------------------------------------------------------------------------------
 
-SHORTCUTS = ("reuse_factor", "strategy", "precision", "io_type", "part", "clock_period_ns", "backend", "pipeline_style")
+SHORTCUTS = ("reuse_factor", "strategy", "precision", "io_type", "part", "clock_period_ns", "backend", "pipeline_style", "weight_types")
+WEIGHT_TYPES = ("hls4ml", "ir")
+
+
+def parse_weight_types(value: Any) -> str:
+    """Validate the ``weight_types`` option (hls4ml | ir)."""
+    v = str(value).strip().lower()
+    if v not in WEIGHT_TYPES:
+        raise ConfigError(f"weight_types: expected hls4ml or ir, got {value!r}")
+    return v
 
 
 def apply_shortcuts(cfg: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,7 +267,8 @@ def apply_shortcuts(cfg: Mapping[str, Any] | None, overrides: Mapping[str, Any])
     that sets its own (so the shortcut takes effect everywhere, as a user expects);
     ``precision`` sets the Model default and replaces explicit (non-'auto') weight/bias
     precisions of LayerName entries; ``io_type``, ``part``, ``clock_period_ns``, ``backend``
-    set the top-level keys; ``pipeline_style`` sets Model.PipelineStyle.
+    set the top-level keys; ``pipeline_style`` sets Model.PipelineStyle; ``weight_types``
+    is not an hls4ml key (validated here, applied by the backend to :class:`FpgaConfig`).
     """
     out: dict[str, Any] = copy.deepcopy(dict(cfg)) if cfg else {}
     if not overrides:
@@ -308,6 +332,8 @@ def apply_shortcuts(cfg: Mapping[str, Any] | None, overrides: Mapping[str, Any])
             if ps not in PIPELINE_STYLES:
                 raise ConfigError(f"pipeline_style: expected auto, pipeline or dataflow, got {raw!r}")
             model["PipelineStyle"] = ps
+        elif key == "weight_types":
+            parse_weight_types(raw)  # not an hls4ml key: applied to FpgaConfig by the backend
         else:  # pragma: no cover - filtered by the caller
             raise ConfigError(f"unknown option {key!r}")
     return out

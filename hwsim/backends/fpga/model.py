@@ -251,7 +251,12 @@ def _resolve_type(
 ) -> str:
     """The precision string hls4ml would take for type ``tname`` of a layer ('auto' allowed):
     LayerName, then LayerType, then the Model section, then 'auto' (hwsim default config =
-    config_from_*_model(granularity='name')) or the Model default."""
+    config_from_*_model(granularity='name')) or the Model default. An ``accum_t`` key of the
+    layer's entry overrides them all (hls4ml sets it after ``_set_accum_t``)."""
+    if tname == "accum":
+        at = _attr_type(tname, ln, lt)
+        if at is not None:
+            return at
     for lc in (ln, lt):
         if lc is not None:
             if tname in lc.precision:
@@ -265,10 +270,87 @@ def _resolve_type(
     return cfg.default_precision
 
 
-def _weight_type(s: str, quant: FixedType | None, default: FixedType) -> FixedType:
+def _attr_type(tname: str, ln: LayerConfig | None, lt: LayerConfig | None) -> str | None:
+    """A ``<tname>_t`` key of the layer's LayerName (first) or LayerType entry."""
+    for lc in (ln, lt):
+        if lc is not None and tname in lc.types:
+            return lc.types[tname]
+    return None
+
+
+def _table_type(tname: str, ln: LayerConfig | None, lt: LayerConfig | None, default_t: FixedType, default: FixedType) -> FixedType:
+    """An activation's table type as hls4ml 1.3.0 sets it: a ``<tname>_t`` key of the layer
+    entry, else the backend's attribute default (``TypeAttribute('table', default=18,8)``,
+    exp/inv tables 18,8 RND SAT); 'auto' -> the Model default (infer_precision fallback)."""
+    s = _attr_type(tname, ln, lt)
+    if s is None:
+        return default_t
+    return default if s == "auto" else FixedType.parse(s)
+
+
+def _ignored_table_precisions(names: Sequence[str], ln: LayerConfig | None, lt: LayerConfig | None, cfg: FpgaConfig, tnames: Sequence[str]) -> list[str]:
+    """Warnings for ``Precision: {table: ...}``-style entries hls4ml 1.3.0 does not apply
+    (only when they differ from the 18,8 default hls4ml uses instead)."""
+    out = []
+    for tname in tnames:
+        for where, prec in (("LayerName", ln.precision if ln else {}), ("LayerType", lt.precision if lt else {}), ("Model", cfg.model_precision)):
+            v = prec.get(tname)
+            if v is None or v == "auto":
+                continue
+            t = FixedType.parse(v)
+            if (t.width, t.integer, t.signed) != (18, 8, True):
+                out.append(
+                    f"layer {names[0]!r}: {where} Precision.{tname} = {v} is ignored by hls4ml 1.3.0 (it uses ap_fixed<18,8>); "
+                    f"set '{tname}_t: {v}' in the layer's LayerName/LayerType entry instead"
+                )
+    return out
+
+
+def _explicit_type(tname: str, ln: LayerConfig | None, lt: LayerConfig | None, cfg: FpgaConfig) -> str | None:
+    """The precision string the config sets for type ``tname`` of a layer (LayerName,
+    LayerType or Model.Precision.<tname>), or None when it only falls back to the default."""
+    for lc in (ln, lt):
+        if lc is not None:
+            if tname in lc.precision:
+                return lc.precision[tname]
+            if "*" in lc.precision:
+                return lc.precision["*"]
+    return cfg.model_precision.get(tname)
+
+
+def _weight_type(s: str | None, quant: FixedType | None, default: FixedType) -> FixedType:
+    """A weight/bias type: an explicit config precision wins; 'auto' or no explicit setting
+    -> the quantizer's type (hls4ml ``add_weights_variable`` / ``_infer_common_precision``:
+    ``precision = quantizer.hls_type``), else the default precision."""
+    if s is None:
+        s = "auto"
     if s == "auto":
         return quant if quant is not None else default
     return FixedType.parse(s)
+
+
+UINT1 = FixedType(1, 1, False)  # hls4ml's type of the zero bias of a bias-free layer (ap_uint<1>)
+
+
+def _value_inferred(op: Op, p: Precision | None) -> bool:
+    """True when the IR's weight precision ``p`` of ``op`` was inferred from the weight values
+    by the frontend, not set by a quantizer: a binary/ternary kind in a float model (hwsim's
+    ONNX frontend gives every field of a float model its float type and marks weights taking
+    only {-a, 0, +a} ternary; in a quantized model, fields no quantizer sets are None)."""
+    if p is None or p.kind not in ("binary", "ternary"):
+        return False
+    other = (op.precision.input, op.precision.bias, op.precision.output)
+    return any(q is not None and q.kind == "float" for q in other)
+
+
+def _quant_weight(op: Op, cfg: FpgaConfig) -> FixedType | None:
+    """The weight type hls4ml takes for an 'auto'/default weight of ``op``: the quantizer's
+    (an IR precision set by a quantizer), else None (= the default precision). With
+    ``weight_types='ir'`` a value-inferred binary/ternary type counts too."""
+    p = op.precision.weight
+    if cfg.weight_types != "ir" and _value_inferred(op, p):
+        return None
+    return _to_fixed(p)
 
 
 def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset()) -> tuple[FpgaPlan, dict[str, dict[str, Any]]]:
@@ -294,6 +376,13 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
     geo: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     first = True
+    if cfg.io_type == "io_stream":
+        for t in graph.inputs:
+            n_use = _stream_uses(graph, t.name)
+            if n_use > 1:
+                c_lp, c_g = _clone_layer(t.name, (), t.shape, tensor_types[t.name], packs[t.name], n_use, cfg)
+                layers.append(c_lp)
+                geo[c_lp.name] = c_g
     for op in graph.ops():
         if op.name in skip:
             for t in op.outputs:
@@ -318,6 +407,21 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
         else:
             lp, g = hit[0], dict(hit[1])
         in_pack = packs.get(op.inputs[0].name, g["in_channels"]) if op.inputs else 1
+        zp = _zero_padding_layer(op, lp, cfg, in_types[0] if in_types else default)
+        if zp is not None:
+            # the conv itself then runs 'valid' on the padded image
+            layers.append(zp[0])
+            geo[zp[0].name] = zp[1]
+            g["in_pixels"] = int(zp[1]["out_pixels"])
+            g["in_w"] = int(zp[1]["out_w"])
+        if _flatten_transpose(graph, op, cfg, skip):
+            # hls4ml ChannelsLastConverter: 'transpose_input_for_<flatten>' restores PyTorch's
+            # (C, H, W) element order before a Flatten; RemoveTransposeBeforeFlatten folds it
+            # into the next Dense only in io_parallel (then it is not built)
+            t_lp, t_g = _transpose_layer(op, cfg, in_types[0] if in_types else default, in_pack)
+            layers.append(t_lp)
+            geo[t_lp.name] = t_g
+            in_pack = int(t_g["out_pack"])
         g["in_pack"] = in_pack
         for t in op.outputs:
             tensor_types[t.name] = g["result_t"]
@@ -326,6 +430,13 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
         layers.append(lp)
         geo[lp.name] = g
         warnings.extend(lp.warnings)
+        if cfg.io_type == "io_stream":
+            for t in op.outputs:
+                n_use = _stream_uses(graph, t.name)
+                if n_use > 1:
+                    c_lp, c_g = _clone_layer(lp.name, lp.extra.get("aliases", ()), t.shape, g["result_t"], packs[t.name], n_use, cfg)
+                    layers.append(c_lp)
+                    geo[c_lp.name] = c_g
     # ChannelsLastConversion 'full' (io_parallel): hls4ml transposes every input of rank >= 2
     # in a layer 'transpose_input_for_<input>' (free in io_parallel: permuted wiring)
     if cfg.channels_last_conversion == "full":
@@ -359,6 +470,112 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
         warnings=tuple(warnings),
     )
     return plan, geo
+
+
+def _zero_padding_layer(op: Op, lp: LayerPlan, cfg: FpgaConfig, in_t: FixedType) -> tuple[LayerPlan, dict[str, Any]] | None:
+    """io_stream only: hls4ml's InsertZeroPaddingBeforeConv1D/2D (backends/vivado/passes/
+    conv_same_pad.py) moves a conv's padding into a ``zp1d_``/``zp2d_<conv>`` ZeroPadding layer
+    (result type = the conv's input type) and makes the conv 'valid' on the padded input."""
+    if cfg.io_type != "io_stream" or op.kind != CONV or lp.hls_class == "Dense":
+        return None
+    dims = int(op.attrs["dims"])
+    pads = tuple(int(p) for p in op.attrs.get("pads", (0,) * (2 * dims)))
+    if not any(pads):
+        return None
+    shape = tuple(int(x) for x in op.input_shape)
+    ch = shape[0]
+    if dims == 2:
+        top, left, bottom, right = pads[0], pads[1], pads[2], pads[3]
+        out_h, out_w = shape[1] + top + bottom, shape[2] + left + right
+    else:
+        out_h, out_w = 1, shape[1] + pads[0] + pads[1]
+    pre = "zp2d_" if dims == 2 else "zp1d_"
+    cls = f"ZeroPadding{dims}D"
+    n_in = int(math.prod(shape))
+    n_out = ch * out_h * out_w
+    zlp = LayerPlan(
+        name=pre + lp.name, hls_class=cls, ops=(), n_in=n_in, n_out=n_out,
+        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+        precision={"result": str(in_t)},
+        extra={"inserted_by": "hls4ml InsertZeroPaddingBeforeConv (io_stream)", "aliases": tuple(pre + a for a in lp.extra.get("aliases", ())), "input": str(in_t), "before": op.name},
+    )
+    zg: dict[str, Any] = {
+        "kind": "zeropad", "function": "zeropad", "hls_class": cls, "config_strategy": cfg.strategy, "strategy": "latency",
+        "input_t": in_t, "in_types": (in_t,), "result_t": in_t, "n_elements": n_out,
+        "in_pixels": n_in // max(1, ch), "in_channels": ch, "out_pixels": out_h * out_w, "out_channels": ch, "out_w": out_w,
+        "in_w": shape[-1], "reuse_factor": cfg.reuse_factor, "multiplier_limit": 0, "n_partitions": 1,
+    }
+    return zlp, zg
+
+
+def _stream_uses(graph: OpGraph, tensor: str) -> int:
+    """Streams hls4ml needs for ``tensor``: its consumers plus one if it is a model output."""
+    return len(graph.consumers(tensor)) + (1 if tensor in graph.outputs else 0)
+
+
+def _clone_layer(
+    layer: str, aliases: Sequence[str], shape: Sequence[int], t: FixedType, pack: int, n_copies: int, cfg: FpgaConfig
+) -> tuple[LayerPlan, dict[str, Any]]:
+    """The Clone hls4ml's CloneOutput pass (backends/fpga/passes/clone.py) inserts in io_stream
+    after a layer whose output stream is read more than once (a stream can be read only once):
+    ``clone_<layer>``, nnet::clone_stream copies each word to ``n_copies`` streams (PIPELINE II=1)."""
+    n = int(math.prod(shape)) if shape else 1
+    pack = int(max(1, pack))
+    lp = LayerPlan(
+        name=f"clone_{layer}", hls_class="Clone", ops=(), n_in=n, n_out=n,
+        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+        precision={"result": str(t)},
+        extra={"inserted_by": "hls4ml CloneOutput (io_stream)", "aliases": tuple(f"clone_{a}" for a in aliases), "input": str(t), "copies": n_copies},
+    )
+    g: dict[str, Any] = {
+        "kind": "clone", "function": "clone", "hls_class": "Clone", "config_strategy": cfg.strategy, "strategy": "latency",
+        "input_t": t, "in_types": (t,), "result_t": t, "n_elements": n, "in_pack": pack, "n_copies": int(n_copies),
+        "in_pixels": -(-n // pack), "in_channels": pack, "out_pixels": -(-n // pack), "out_channels": pack,
+        "in_w": int(shape[-1]) if shape else 1, "reuse_factor": cfg.reuse_factor, "multiplier_limit": 0, "n_partitions": 1,
+    }
+    return lp, g
+
+
+def _flatten_transpose(graph: OpGraph, op: Op, cfg: FpgaConfig, skip: frozenset[str]) -> bool:
+    """True when hls4ml builds a Transpose before the flatten ``op``.
+
+    ``ChannelsLastConverter`` (optimizer/passes/convert_to_channels_last.py) inserts
+    ``transpose_input_for_<reshape>`` before every Reshape to one dimension whose input has
+    rank >= 2, unless ChannelsLastConversion is 'off'; ``RemoveTransposeBeforeFlatten`` removes
+    it again when IOType is io_parallel, the input has rank 2 or 3 and the flatten's only
+    consumer is a Dense (its weights are permuted instead)."""
+    if op.kind != RESHAPE or cfg.channels_last_conversion == "off":
+        return False
+    if len(op.output_shape) != 1 or len(op.input_shape) < 2:
+        return False
+    if cfg.io_type == "io_parallel" and len(op.input_shape) in (2, 3):
+        cons = [c for t in op.outputs for c in graph.consumers(t.name)]
+        if len(cons) == 1 and cons[0].name not in skip and _hls_class(cons[0]) == "Dense":
+            return False
+    return True
+
+
+def _transpose_layer(op: Op, cfg: FpgaConfig, in_t: FixedType, in_pack: int) -> tuple[LayerPlan, dict[str, Any]]:
+    """The Transpose hls4ml inserts before the flatten ``op`` and its geometry: N elements,
+    read as words of ``in_pack`` (channels-last stream) and written in PyTorch order, as words
+    of the last axis of the channels-first shape (nnet_transpose_stream.h)."""
+    n = int(math.prod(op.input_shape))
+    out_pack = int(op.input_shape[-1])
+    name = f"transpose_input_for_{op.name}"
+    aliases = tuple(f"transpose_input_for_{a}" for a in name_aliases(op)[1:])
+    lp = LayerPlan(
+        name=name, hls_class="Transpose", ops=(), n_in=n, n_out=n,
+        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+        precision={"result": str(in_t)},
+        extra={"inserted_by": "hls4ml ChannelsLastConverter (transpose before Flatten)", "aliases": aliases, "input": str(in_t), "before": op.name},
+    )
+    g: dict[str, Any] = {
+        "kind": "transpose", "function": "transpose", "hls_class": "Transpose", "config_strategy": cfg.strategy, "strategy": "latency",
+        "input_t": in_t, "in_types": (in_t,), "result_t": in_t, "n_elements": n, "in_pack": int(max(1, in_pack)), "out_pack": out_pack,
+        "in_pixels": -(-n // max(1, in_pack)), "in_channels": int(max(1, in_pack)), "out_pixels": -(-n // out_pack), "out_channels": out_pack,
+        "in_w": int(op.input_shape[-1]), "reuse_factor": cfg.reuse_factor, "multiplier_limit": 0, "n_partitions": 1,
+    }
+    return lp, g
 
 
 def plan_layer(
@@ -451,20 +668,23 @@ def plan_layer(
         n_zeros = int(round(n_weights * op.sparsity))
         mult_limit = rules.multiplier_limit(n_in, n_out, rf, n_zeros)
         # types
-        q_w, q_b = _to_fixed(op.precision.weight), _to_fixed(op.precision.bias)
+        q_w, q_b = _quant_weight(op, cfg), _to_fixed(op.precision.bias)
         auto_names: tuple[str, ...] = ("weight", "bias", "result", "accum")
-        ws = _resolve_type("weight", ln, lt, cfg, auto_names)
-        bs = _resolve_type("bias", ln, lt, cfg, auto_names)
         rs = _resolve_type("result", ln, lt, cfg, auto_names)
         acs = _resolve_type("accum", ln, lt, cfg, auto_names)
-        w_t = _weight_type(ws, q_w, default)
-        b_t = _weight_type(bs, q_b, default)
+        ws_x = _explicit_type("weight", ln, lt, cfg)
+        w_t = _weight_type(ws_x, q_w, default)
+        # a layer without bias: hls4ml's Layer.add_bias makes a zero bias of type ap_uint<1>
+        # whatever the config says (model/layers.py), and infers 'auto' types from it
+        b_t = _weight_type(_explicit_type("bias", ln, lt, cfg), q_b, default) if bool(a.get("bias", True)) else UINT1
         n_ops = (int(math.prod(kernel)) if depthwise else n_in)
         inferred = rules.infer_common_precision(in_t, w_t, b_t, n_ops) or default
         acc_t = inferred if acs == "auto" else FixedType.parse(acs)
         res_t = inferred if rs == "auto" else FixedType.parse(rs)
         prec = {"weight": str(w_t), "bias": str(b_t), "result": str(res_t), "accum": str(acc_t)}
-        wkind = op.precision.weight.kind if op.precision.weight is not None else "fixed"
+        # binary/ternary costing only where that type is really used: taken from the IR
+        # (quantizer, or weight_types='ir') or given in the config as a 1/2-bit type
+        wkind = op.precision.weight.kind if (op.precision.weight is not None and ws_x in (None, "auto") and q_w is not None) else "fixed"
         g["weight_array"] = _ArrayRef(weights.get("weight") if weights else None)
         g.update(
             n_in=n_in, n_out=n_out, n_weights=n_weights, n_zeros=n_zeros, kernel=kernel, n_chan=n_chan, depthwise=depthwise,
@@ -483,17 +703,36 @@ def plan_layer(
             prec = {"scale": str(sc_t), "bias": str(bi_t), "result": str(res_t)}
             g.update(weight_t=sc_t, bias_t=bi_t, weight_array=_ArrayRef(None))
             n_in = n_out = g["n_elements"]
+            # batchnorm_config_template (backends/vivado/passes/core_templates.py):
+            # multiplier_limit = DIV_ROUNDUP(n_in, reuse_factor); normalize() is pipelined
+            # with II = reuse_factor (nnet_batchnorm.h). The reuse factor is not snapped.
+            mult_limit = -(-int(n_in) // max(1, int(rf_req)))
         elif k == ACTIVATION:
             res_t = default if rs == "auto" else FixedType.parse(rs)
             prec = {"result": str(res_t)}
             if op.function in TABLE_ACTS or op.function == "softmax":
-                ts = _resolve_type("table", ln, lt, cfg, ("table",))
-                table_t = TABLE_T if ts == "auto" or (ln is None and lt is None and not cfg.model_precision.get("table")) else FixedType.parse(ts)
+                table_t = _table_type("table", ln, lt, TABLE_T, default)
+                tnames = ("table", "exp_table", "inv_table") if op.function == "softmax" else ("table",)
+                warnings.extend(_ignored_table_precisions(names, ln, lt, cfg, tnames))
                 prec["table"] = str(table_t)
                 g["table_t"] = table_t
                 g["table_size"] = (ln.table_size if ln and ln.table_size else None) or (lt.table_size if lt and lt.table_size else None) or TABLE_SIZE
                 if op.function == "softmax":
-                    prec.update({"exp_table": str(SOFTMAX_T), "inv_table": str(SOFTMAX_T), "accum": str(SOFTMAX_T)})
+                    # exp/inv tables: hls4ml's attribute defaults fixed<18,8,RND,SAT> unless
+                    # an exp_table_t/inv_table_t key sets them; accum: Layer._set_accum_t ->
+                    # config.get_precision(layer, 'accum') = LayerName, LayerType, then the
+                    # Model precision. config_from_*_model(granularity='name') writes accum
+                    # 18,8 (the hwsim default config); 'auto' is not inferred for Softmax
+                    # (infer_precision falls back to the Model default).
+                    for tname in ("exp_table", "inv_table"):
+                        prec[tname] = str(_table_type(tname, ln, lt, SOFTMAX_T, default))
+                    acs = _resolve_type("accum", ln, lt, cfg, ("accum",))
+                    if cfg.auto_types and acs == "auto":
+                        acc_sm = SOFTMAX_T
+                    else:
+                        acc_sm = default if acs == "auto" else FixedType.parse(acs)
+                    prec["accum"] = str(acc_sm)
+                    g["softmax_accum_t"] = acc_sm
             n_in = n_out = g["n_elements"]
         elif k in (POOL, GLOBAL_POOL, REDUCE):
             if k == POOL:
@@ -833,7 +1072,7 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
             tb = g["table_t"].width
             _add(feats, "BRAM_18K", "bram_table_scale", (math.ceil(n_par / 2) + 1) * bram18_for(tb, int(g["table_size"])))
             _add(feats, "LUT", "lut_per_table_lookup_bit", (n_par + 1) * tb)
-            _add(feats, "LUT", "lut_per_adder_bit", n_par * SOFTMAX_T.width)
+            _add(feats, "LUT", "lut_per_adder_bit", n_par * g.get("softmax_accum_t", SOFTMAX_T).width)
             _add(feats, "LUT", "lut_per_cmp_bit", n_par * ib)
             _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) + n_par * SOFTMAX_T.width * depth)
         elif f in TABLE_ACTS:
@@ -860,15 +1099,19 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
         n_par = int(g["out_channels"]) if stream else int(g["n_elements"])
         pix = int(g["out_pixels"]) if stream else 1
         d = int(c["bn_cycles"])
-        lat = pix + d if stream else d
-        ii = lat if stream else 1
+        # io_parallel: normalize() has PIPELINE II=reuse_factor and at most multiplier_limit =
+        # ceil(n_in / reuse_factor) multipliers (nnet_batchnorm.h, batchnorm_config_template):
+        # the n_in products are issued over reuse_factor cycles
+        lat = pix + d if stream else d + (rf - 1)
+        ii = lat if stream else rf
         depth = d
+        n_mult = n_par if stream else min(n_par, max(1, int(g.get("multiplier_limit") or n_par)))
         w_t = g["weight_t"]
         per = dsps_per_mult(w_t.width, ib, dev) if w_t.width >= int(c["dsp_min_weight_bits"]) else 0
         frac, lut_adders, all_adders = const_mult_stats(None, w_t, int(c["const_mult_dsp_min_csd_digits"]), 1.0)
         frac = frac if per else 0.0
-        dsp = n_par * per * frac
-        lut_mults = n_par * (1 - frac)
+        dsp = n_mult * per * frac
+        lut_mults = n_mult * (1 - frac)
         _add(feats, "LUT", "lut_per_const_mult_adder_bit", lut_mults * (lut_adders if per else all_adders) * (w_t.width + ib))
         _add(feats, "LUT", "lut_per_adder_bit", n_par * ob)
         _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob))
@@ -918,16 +1161,46 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
             lat = int(g["out_pixels"]) + int(c["merge_cycles"])
             ii = lat
             depth = int(c["merge_cycles"])
+    elif k == "transpose":  # hls4ml-inserted Transpose before a Flatten
+        if stream:
+            # nnet_transpose_stream.h: read N/in_pack words into a fully partitioned array
+            # (PIPELINE II=1), then write N/out_pack words; the next layer waits for the write
+            n = int(g["n_elements"])
+            w_in = -(-n // int(g["in_pack"]))
+            w_out = -(-n // int(g["out_pack"]))
+            d = int(c["act_stream_depth"])
+            lat = w_in + w_out + d
+            ii = lat
+            depth = w_out + d
+            _add(feats, "FF", "ff_per_io_bit", n * ib)  # the partitioned data_array
+            _add(feats, "LUT", "lut_per_mux_bit", n * ib)  # out_pack outputs x (N/out_pack):1 muxes
+        else:  # io_parallel: a permutation of wires
+            lat = ii = 0
+            feats.clear()
+    elif k == "zeropad":  # io_stream: nnet::zeropad*d_cl writes every padded pixel (PIPELINE II=1)
+        d = int(c["act_stream_depth"])
+        lat = int(g["out_pixels"]) + d
+        ii = lat
+        depth = d
+        _add(feats, "LUT", "lut_per_cmp_bit", int(g["out_channels"]) * ib)  # zero-or-data select
+        _add(feats, "FF", "ff_per_io_bit", int(g["out_channels"]) * ib)
+    elif k == "clone":  # io_stream: nnet::clone_stream, one word per cycle to every copy
+        d = int(c["merge_cycles"])
+        lat = int(g["out_pixels"]) + d
+        ii = lat
+        depth = d
+        _add(feats, "FF", "ff_per_io_bit", int(g["out_channels"]) * ob * int(g["n_copies"]))
     else:  # reshape, transpose: free (wiring)
         lat = ii = 0
     if stream and k != RESHAPE:
         # output FIFO: depth = pixels, width = channels x bits (hls4ml StreamVariable pragma)
         width = int(g["out_channels"]) * ob
         dep = int(g["out_pixels"])
+        n_fifo = int(g.get("n_copies", 1))  # a Clone feeds one FIFO per copy
         if width * dep >= 1024 and dep > 1:
-            _add(feats, "BRAM_18K", "bram_fifo_scale", bram18_for(width, dep))
+            _add(feats, "BRAM_18K", "bram_fifo_scale", n_fifo * bram18_for(width, dep))
         else:
-            _add(feats, "LUT", "lut_per_linebuffer_bit", width * max(dep, 1))
+            _add(feats, "LUT", "lut_per_linebuffer_bit", n_fifo * width * max(dep, 1))
     return LayerCost(int(lat), int(max(ii, 0)), float(dsp), feats, int(depth), notes)
 
 

@@ -148,13 +148,66 @@ def run_wa(out: Path) -> dict[str, Any]:
     lines += bad
     lines += [
         "",
-        "All misses are the two models 24-8-88 and 24-8-96, whose both layers snap to RF = n_in*n_out (one",
-        "multiplier): HLS schedules them one cycle shorter and (at 6 bits) puts the single multiplier in a DSP;",
-        "other models with both layers at RF = n_in*n_out (e.g. 120-8-128) follow the rule, so no rule is",
-        "fitted to these 20 rows.",
     ]
+    lines += _wa_miss_analysis(df)
     (out / "wa_hls4ml.md").write_text("\n".join(lines) + "\n")
     return {"n": n, **{f"{k}_exact_pct": v for k, v in pct.items()}}
+
+
+def _template_path(n_in: int, n_out: int, rf: int) -> str:
+    """Which nnet_dense_resource.h function hls4ml's dense_resource() calls."""
+    if rf <= n_in:
+        return "rf_leq_nin"
+    return "rf_gt_nin_rem0" if rf % n_in == 0 else "rf_gt_nin"
+
+
+def _wa_miss_analysis(df: Any) -> list[str]:
+    """Why the latency misses are not explained by a template rule (computed from the rows).
+
+    The Resource Dense template's structure (function chosen, ReuseLoop trip count = RF,
+    MultLoop trip count = block_factor, multscale, multiplier_limit, IndexLoop/outidx of rem0)
+    depends only on (n_in, n_out, snapped RF); a rule derived from it must give the same
+    latency to rows with equal snapped RFs."""
+    from collections import Counter
+
+    from .rules import snap_reuse_factor
+
+    by_struct: dict[tuple[Any, ...], Counter[int]] = {}
+    cls: Counter[tuple[bool, bool, int]] = Counter()
+    for r in df.itertuples():
+        w = [int(x) for x in str(r.model_string).split("-")]
+        rfs = [snap_reuse_factor("l", w[i], w[i + 1], int(r.rf))[0] for i in range(len(w) - 1)]
+        dev = int(r.BestLatency_hls) - (sum(rf + 2 for rf in rfs) - 1)
+        key = tuple((w[i], w[i + 1], rfs[i], _template_path(w[i], w[i + 1], rfs[i])) for i in range(len(rfs)))
+        by_struct.setdefault(key, Counter())[dev] += 1
+        bf1 = all(rfs[i] == w[i] * w[i + 1] for i in range(len(rfs)))
+        cls[(bf1, int(r.prec) <= 8, dev)] += 1
+    mixed = {k: v for k, v in by_struct.items() if len(v) > 1}
+    lines = ["", "## Why the misses are not fitted", ""]
+    lines.append(
+        "A rule from the structure of `nnet_dense_resource.h` (which function, ReuseLoop trip count = RF, MultLoop trip"
+        " count = block_factor, multscale, multiplier_limit, the rem0 IndexLoop) depends only on (n_in, n_out, snapped RF)."
+    )
+    for key, cnt in sorted(mixed.items()):
+        desc = ", ".join(f"{a}x{b} RF {rf} ({path}, block_factor {-(-a * b // rf)})" for a, b, rf, path in key)
+        lines.append(f"- same structure, different latency: {desc}: deviation from the rule {dict(sorted(cnt.items()))} (rows)")
+    n_lo = sum(v for (bf1, lo, d), v in cls.items() if bf1 and lo)
+    n_lo_miss = sum(v for (bf1, lo, d), v in cls.items() if bf1 and lo and d != 0)
+    n_hi = sum(v for (bf1, lo, d), v in cls.items() if bf1 and not lo)
+    n_hi_miss = sum(v for (bf1, lo, d), v in cls.items() if bf1 and not lo and d != 0)
+    n_other_miss = sum(v for (bf1, lo, d), v in cls.items() if not bf1 and d != 0)
+    lines += [
+        "",
+        f"Rows with block_factor 1 in both layers (RF = n_in*n_out, one multiplier, `rf_gt_nin_rem0`): at <= 8 bits "
+        f"{n_lo_miss} / {n_lo} miss, at >= 10 bits {n_hi_miss} / {n_hi}; other rows: {n_other_miss} misses.",
+        "Within 24-8-88 the snapped RFs (192/704) are the same at every precision, yet <= 8-bit rows are one cycle shorter and",
+        ">= 10-bit rows follow the rule, so no rule of the template's loop structure can produce the split; and other",
+        "block_factor-1 models at <= 8 bits (e.g. 120-16-88, 80-24-88, 104-16-64) follow the rule, so neither does a",
+        "precision threshold. What is left is Vitis HLS's timing-driven scheduling (operator chaining within the 5 ns",
+        "clock; plausibly the narrow product + accumulate with the small 24:1 input mux and 8-entry accumulator select of",
+        "these layers), which hwsim does not model; no rule is fitted to these rows.",
+    ]
+    return lines
 
 
 def _wa_plot(out: Path, pts: Sequence[tuple[float, float, float, float]]) -> None:
@@ -416,12 +469,22 @@ def run_tutorial(out: Path) -> dict[str, Any]:
     rows_true = {r["layer"]: r for r in csv.DictReader(line for line in path.read_text().splitlines() if not line.startswith("#"))}
     be = _backend()
     g = zoo.load("cnn-tutorial")
-    e = _est(be, g, None, {"io_type": "io_stream", "part": "xcu250-figd2104-2L-e", "backend": "Vivado", "strategy": "Latency", "reuse_factor": "1"})
+    # the tutorial design was converted from Keras (channels-last already: no transposes, i.e.
+    # ChannelsLastConversion 'off') with config_from_keras_model(granularity='name'): 'auto'
+    # weight/bias/result/accum types and the 18,8 Softmax types it writes
+    auto = {"default": "ap_fixed<16,6>", "weight": "auto", "bias": "auto", "result": "auto", "accum": "auto"}
+    keras_cfg = {
+        "Model": {"Precision": auto, "ReuseFactor": 1, "Strategy": "Latency", "ChannelsLastConversion": "off"},
+        "LayerType": {"Softmax": {"Precision": {"accum": "ap_fixed<18,8>"}}},
+    }
+    e = _est(be, g, keras_cfg, {"io_type": "io_stream", "part": "xcu250-figd2104-2L-e", "backend": "Vivado"})
     by_name = {r["name"]: r for r in e.layers}
     lines = [
         "# hls4ml tutorial CNN (pruned SVHN, ap_fixed<16,6>, io_stream, Latency, RF 1, xcu250, Vivado HLS 2020.1)",
         "",
-        "Model: zoo `cnn-tutorial` (BN folded as hls4ml does, 50 % sparsity from the zoo's pruning mask).",
+        "Model: zoo `cnn-tutorial` (BN folded as hls4ml does, 50 % sparsity from the zoo's pruning mask), configured as the",
+        "Keras tutorial converted it: `config_from_keras_model(granularity='name')` ('auto' types), no channels-last transposes",
+        "(`ChannelsLastConversion: off`; a PyTorch conversion in io_stream adds a Transpose before the Flatten).",
         "Truth: `/work/shared/data/tutorial-cnn-16bit.csv` (csynth per-layer rows).",
         "",
         "Reproduce: `python -m hwsim.backends.fpga.validate_rules tutorial`",
@@ -505,7 +568,10 @@ def run_deepsets(out: Path) -> dict[str, Any]:
         "",
         "Table 4: VU13P, 8-bit quantization, reuse factor 2, 200 MHz, hls4ml with a custom Deep Sets branch, Vivado 2020.1.",
         "hwsim: zoo `deepsets-*`, `Model: {Precision: {default: ap_fixed<8,3>}, ReuseFactor: 2, Strategy: Latency}`, io_parallel,",
-        "'auto' accum/result types. Two mappings of φ (a Dense applied to each of 8 particles):",
+        "so every type is the Model default (a Model-only config) and BatchNormalization is not fused (hls4ml 1.3.0 fuses it only",
+        "into a producer with an 'auto' result type): each BN has II = RF = 2, ceil(n/2) multipliers and one cycle more latency",
+        "than at RF 1 (nnet_batchnorm.h: PIPELINE II=reuse_factor, ALLOCATION mul limit=DIV_ROUNDUP(n_in, reuse_factor)).",
+        "Two mappings of φ (a Dense applied to each of 8 particles):",
         "(a) the custom branch processes particles in parallel = `LayerType: {PointwiseConv1D: {ParallelizationFactor: 8}}`;",
         "(b) stock hls4ml 1.3.0 (Dense on (8, 3) -> PointwiseConv1D, ParallelizationFactor 1 -> DATAFLOW, 8 partitions).",
         "",
@@ -537,7 +603,14 @@ def run_deepsets(out: Path) -> dict[str, Any]:
             f"| {m} | {a['latency_cycles']} / {b['latency_cycles']} / {tl} | {a['ii_cycles']} / {b['ii_cycles']} / {tii} | {a['DSP']:g} / {dsps[0]:g} / {dsps[1]:g} / {tdsp} | {a['LUT']:g} / {tlut} | {a['FF']:g} / {tff} |"
         )
     lines += ["", f"Latency (a) minus Table 4, cycles: {', '.join(f'{x:+d}' for x in lat_err)} (baseline, large, medium, small, tiny).",
-              "II: hwsim predicts II = max RF = 2 for an all-Latency io_parallel PIPELINE; the custom branch reports 3 for the three larger models."]
+              "II: hwsim predicts II = max RF = 2 for an all-Latency io_parallel PIPELINE; the custom branch reports 3 for the three larger models.",
+              "",
+              "BatchNormalization: in older hls4ml releases FuseBatchNormalization fused a BN into the preceding Dense/Conv whenever",
+              "neither had a quantizer (its match() had no result-type condition; that came with 'auto' precision inference), so the",
+              "Table 4 design (custom branch, Vivado 2020.1) most likely had",
+              "no separate BN layers; column (a) is hls4ml 1.3.0 with this Model-only config, where each BN stays a layer costing",
+              "bn_cycles + RF - 1 = 2 cycles at RF 2. (Until 2026-11-29 hwsim costed an unfused BN at 1 cycle and II 1 at any RF;",
+              "the latency differences were then -4, +1, +0, +1, +1.)"]
     (out / "deepsets_table4.md").write_text("\n".join(lines) + "\n")
     return res
 
