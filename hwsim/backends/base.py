@@ -356,6 +356,6 @@ def get_backend(name: str) -> Backend:
         cls = getattr(module, attr)
     except (ImportError, AttributeError) as exc:
         raise BackendError(f"backend {name!r} ({target}) cannot be loaded: {exc}") from exc
-    backend = cls()
+    backend: Backend = cls()
     _cache[name] = backend
     return backend
