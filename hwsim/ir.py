@@ -487,28 +487,60 @@ class OpGraph:
                     raise ModelError(f"tensor {t.name!r} written by both {producer[t.name]!r} and {op.name!r}")
                 producer[t.name] = op.name
         input_names = {t.name for t in self.inputs}
-        g: nx.DiGraph = nx.DiGraph()
-        g.add_nodes_from(by_name)
+        edges: list[tuple[str, str, str]] = []
+        preds: dict[str, set[str]] = {n: set() for n in by_name}
+        succs: dict[str, list[str]] = {n: [] for n in by_name}
         for op in ops:
             for t in op.inputs:
                 consumers.setdefault(t.name, []).append(op.name)
                 if t.name in producer:
-                    g.add_edge(producer[t.name], op.name, tensor=t.name)
+                    p = producer[t.name]
+                    edges.append((p, op.name, t.name))
+                    if p not in preds[op.name]:  # a DiGraph keeps one edge per (producer, consumer)
+                        preds[op.name].add(p)
+                        succs[p].append(op.name)
                 elif t.name not in input_names:
                     raise ModelError(f"op {op.name!r} reads tensor {t.name!r} that nothing produces")
         for out in self.outputs:
             if out not in producer and out not in input_names:
                 raise ModelError(f"graph output {out!r} is produced by no op")
-        if not nx.is_directed_acyclic_graph(g):
+        # stable topological order: ties broken by the original op order (the order
+        # networkx.lexicographical_topological_sort gives with that key; Kahn's algorithm on a
+        # heap of original positions, without building the networkx graph)
+        import heapq
+
+        names = list(by_name)
+        order = {n: i for i, n in enumerate(names)}
+        indeg = {n: len(preds[n]) for n in names}
+        heap = [order[n] for n in names if indeg[n] == 0]
+        heapq.heapify(heap)
+        topo: list[str] = []
+        while heap:
+            n = names[heapq.heappop(heap)]
+            topo.append(n)
+            for child in succs[n]:
+                indeg[child] -= 1
+                if indeg[child] == 0:
+                    heapq.heappush(heap, order[child])
+        if len(topo) != len(names):
             raise ModelError("the operator graph has a cycle")
-        # stable topological order: ties broken by the original op order
-        order = {op.name: i for i, op in enumerate(ops)}
-        topo = list(nx.lexicographical_topological_sort(g, key=lambda n: order[n]))
         self._ops: tuple[Op, ...] = tuple(by_name[n] for n in topo)
         self._by_name = by_name
         self._producer = producer
         self._consumers = {k: tuple(v) for k, v in consumers.items()}
-        self._nx = g
+        self._nx = None  # built on first use (nx, predecessors, successors) from the edges
+        self.__dict__["_edges"] = edges
+
+    def _nx_graph(self) -> nx.DiGraph:
+        """The networkx view (nodes: op names in op order; edge attr ``tensor``), built lazily."""
+        g = self._nx
+        if g is None:
+            g = nx.DiGraph()
+            g.add_nodes_from(self._by_name)
+            for p, c, t in self.__dict__["_edges"]:
+                g.add_edge(p, c, tensor=t)
+            self._nx = g
+        return g
 
     # access -------------------------------------------------------------------------------
     def ops(self) -> tuple[Op, ...]:
@@ -530,7 +562,7 @@ class OpGraph:
     @property
     def nx(self) -> nx.DiGraph:
         """A copy of the networkx view (nodes: op names; edge attr ``tensor``)."""
-        return self._nx.copy()
+        return self._nx_graph().copy()
 
     def producer(self, tensor: str) -> Op | None:
         name = self._producer.get(tensor)
@@ -541,11 +573,11 @@ class OpGraph:
 
     def predecessors(self, op: Op | str) -> tuple[Op, ...]:
         name = op if isinstance(op, str) else op.name
-        return tuple(self._by_name[n] for n in self._nx.predecessors(name))
+        return tuple(self._by_name[n] for n in self._nx_graph().predecessors(name))
 
     def successors(self, op: Op | str) -> tuple[Op, ...]:
         name = op if isinstance(op, str) else op.name
-        return tuple(self._by_name[n] for n in self._nx.successors(name))
+        return tuple(self._by_name[n] for n in self._nx_graph().successors(name))
 
     def tensor(self, name: str) -> TensorSpec:
         for t in self.inputs:

@@ -527,8 +527,10 @@ class SearchSpace:
         or not allowed, :class:`~hwsim.search.objective.InfeasibleCandidate` when the
         architecture cannot be built (shapes collapse).
         """
-        specs = {p.name: p for p in self.parameters()}
-        unknown = set(sample) - set(specs)
+        specs = self.__dict__.get("_spec_map")
+        if specs is None:  # the blocks do not change after parsing: build the map once
+            specs = self.__dict__["_spec_map"] = {p.name: p for p in self.parameters()}
+        unknown = set(sample) - specs.keys()
         if unknown:
             raise ConfigError(f"{self.name}: unknown parameter(s) {sorted(unknown)} (known: {', '.join(sorted(specs))})")
 

@@ -5,6 +5,14 @@ backends) generates and what Vivado/Vitis HLS reports for it.
   reuse-factor check sees them, requested and snapped reuse factor (hls4ml's own rule and
   warning text), strategy, ParallelizationFactor, multiplier limit, resolved precisions
   ('auto' inferred as hls4ml does) and the top-level pipeline style (``plan.py``).
+* layers: Dense/Conv (incl. pointwise, depthwise), BatchNormalization/ApplyAlpha,
+  activations, pooling, Merge, Concatenate, Reshape/Transpose, LayerNormalization
+  ((sequence, features) inputs, io_parallel) and Einsum (a product of two activations,
+  io_parallel + Latency; hls4ml builds it from torch.einsum only). GELU, LayerNorm over conv
+  maps or vectors, and other ops are unsupported with the reason hls4ml lacks them.
+* DSP: with the weight values (``OpGraph.weights``) the constant multiplications on DSPs are
+  counted (an integer, row info ``dsp_estimate: count (weights)``); without them it is the
+  expectation over Glorot-uniform weights (``expected (no weights)``, may be fractional).
 * cycles and DSP follow rules (exact where hls4ml/HLS are deterministic); LUT, FF and
   BRAM_18K are linear in named constants (:attr:`FpgaBackend.fittable`,
   :meth:`FpgaBackend.features`) that calibration fits; ``constants.json`` gives every
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -107,7 +116,7 @@ class FpgaBackend(BackendBase):
     name: ClassVar[str] = "fpga"
     description: ClassVar[str] = "hls4ml 1.3.0 on AMD FPGAs: exact reuse-factor/precision/pipeline rules, cycles, DSP, LUT, FF, BRAM_18K"
     claims: ClassVar[frozenset[str]] = frozenset(
-        {"dense", "conv", "batchnorm", "activation", "pool", "global_pool", "reduce", "elementwise", "concat", "reshape"}
+        {"dense", "conv", "batchnorm", "activation", "pool", "global_pool", "reduce", "elementwise", "concat", "reshape", "layernorm", "matmul"}
     )
     totals_keys: ClassVar[tuple[str, ...]] = (
         "latency_cycles", "ii_cycles", "latency_s", "DSP", "LUT", "FF", "BRAM_18K", "DSP_pct", "LUT_pct", "FF_pct", "BRAM_18K_pct",
@@ -276,7 +285,8 @@ class FpgaBackend(BackendBase):
 
     # ------------------------------------------------------------------ costs
     def _cost(self, geo: Mapping[str, Any], consts: Mapping[str, float], dev: _m.Device, cfg: FpgaConfig) -> _m.LayerCost:
-        key = (tuple(sorted((k, v) for k, v in geo.items())), id(consts), dev.part, cfg.io_type, cfg.clock_period_ns, cfg.backend)
+        # insertion order is fixed by plan_layer/build_plan; a different order only misses
+        key = (tuple(geo.items()), id(consts), dev.part, cfg.io_type, cfg.clock_period_ns, cfg.backend)
         hit = self._cost_cache.get(key)
         if hit is None:
             hit = _m.cost_layer(geo, consts, dev, cfg.io_type, cfg.clock_period_ns, cfg.backend)
@@ -301,11 +311,27 @@ class FpgaBackend(BackendBase):
         hit = self._op_cache.get(key)
         if hit is not None and hit[0] is params:
             return hit[1]
+        cfg = self._ctx(params)[0]
+        # the same layer under another name (search candidates name ops by position): without
+        # LayerName entries a name changes only the row's name and the warnings' text, so a
+        # warning-free cost is reused under the new name
+        skey = None
+        if not cfg.layer_name:
+            skey = ("anon", op.kind, op.attrs, tuple(t.shape for t in op.inputs), tuple(t.shape for t in op.outputs), op.precision, op.sparsity, id(params))
+            shit = self._op_cache.get(skey)
+            if shit is not None and shit[0] is params:
+                from dataclasses import replace
+
+                oc = replace(shit[1], name=op.name)
+                self._op_cache[key] = (params, oc)
+                return oc
         lp, _geo, lc, _cfg, consts = self._single(op, params)
         oc = self._opcost(op.name, op, lp, lc, consts)
         if len(self._op_cache) > 20000:
             self._op_cache.clear()
         self._op_cache[key] = (params, oc)
+        if skey is not None and not oc.warnings:
+            self._op_cache[skey] = (params, oc)
         return oc
 
     def _opcost(self, name: str, op: Op | None, lp: LayerPlan, lc: _m.LayerCost, consts: Mapping[str, float]) -> OpCost:
@@ -330,6 +356,10 @@ class FpgaBackend(BackendBase):
             info["reuse_factor_requested"] = lp.reuse_factor_requested
         if lp.parallelization_factor != 1:
             info["parallelization_factor"] = lp.parallelization_factor
+        if "dsp_estimate" in lc.notes:
+            # 'count (weights)': DSPs counted from the quantized weight values (an integer);
+            # 'expected (no weights)': expectation over Glorot-uniform weights (fractional)
+            info["dsp_estimate"] = lc.notes["dsp_estimate"]
         if op is not None:
             label = op.kind + (f":{op.function}" if op.function else "")
         else:  # hls4ml-inserted: Transpose before a Flatten, Clone of a stream read twice, ZeroPadding
@@ -371,10 +401,15 @@ class FpgaBackend(BackendBase):
             lcs.append(lc)
             # an hls4ml-inserted layer (Transpose before a Flatten in io_stream) has no IR op
             oc = self._opcost(lp.name, graph[lp.ops[0]] if lp.ops else None, lp, lc, consts)
-            row = oc.row()
+            vals = oc.values
+            if all(isinstance(v, (int, str)) for v in oc.info.values()) and all(math.isfinite(v) for v in vals.values()):
+                # the OpCost.row() dict, built directly (its values are JSON-ready already)
+                row = {"name": oc.name, "op": oc.op, **oc.info, **vals}
+            else:
+                row = oc.row()
             rows.append(row)
             for k in tot:
-                tot[k] += float(oc.values[k])
+                tot[k] += float(vals[k])
         lat, ii = _compose(plan.pipeline_style, cfg.io_type, [lp for lp in plan.layers if lp.name in geo], lcs, consts)
         totals: dict[str, Any] = {
             "latency_cycles": int(lat),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hwsim.ir import (
@@ -26,6 +26,8 @@ from hwsim.ir import (
     DENSE,
     ELEMENTWISE,
     GLOBAL_POOL,
+    LAYERNORM,
+    MATMUL,
     POOL,
     REDUCE,
     RESHAPE,
@@ -65,6 +67,19 @@ RESHAPE_FUNCS = frozenset({"flatten", "reshape", "squeeze", "unsqueeze", "transp
 TABLE_T = FixedType(18, 8)  # hls4ml default table_t fixed<18,8,TRN,WRAP>
 SOFTMAX_T = FixedType(18, 8)  # exp_table_t / inv_table_t / accum of the 'stable' softmax
 TABLE_SIZE = 1024  # hls4ml default TableSize
+# LayerNormalization attribute defaults of hls4ml 1.3.0's Vivado backend (vivado_backend.py,
+# _register_layer_attributes): table_t fixed<8,5,RND_CONV,SAT> unsigned, 4096 entries,
+# accum_t fixed<14,4,RND_CONV,SAT>; a layer entry's table_t/accum_t/TableSize overrides them
+LN_TABLE_T = FixedType(8, 5, False)
+LN_ACCUM_T = FixedType(14, 4)
+LN_TABLE_SIZE = 4096
+#: activations hls4ml 1.3.0 does not implement, with what it lacks
+_NO_ACT_REASON = {
+    "gelu": (
+        "hls4ml 1.3.0 has no GELU on Vivado/Vitis: no nnet::gelu in nnet_activation.h and no GELU handler in its "
+        "Keras/PyTorch/ONNX converters (only the Catapult backend's bundled ac_math library has a GELU approximation)"
+    ),
+}
 
 
 def support_reason(op: Op) -> str:
@@ -90,7 +105,25 @@ def support_reason(op: Op) -> str:
     if k == ACTIVATION:
         if op.function in SUPPORTED_ACTS:
             return ""
-        return f"activation {op.function!r} has no hls4ml implementation on the Vivado/Vitis backend"
+        return _NO_ACT_REASON.get(op.function, f"activation {op.function!r} has no hls4ml implementation on the Vivado/Vitis backend")
+    if k == LAYERNORM:
+        shape = tuple(op.input_shape)
+        if len(shape) != 2 or int(op.attrs.get("axis", -1)) % max(len(shape), 1) != len(shape) - 1:
+            return (
+                f"hls4ml 1.3.0 LayerNormalization normalises the last axis of a (sequence, features) input only "
+                f"(its PyTorch converter accepts 3-D tensors incl. batch, axis 2); this one normalises {int(op.attrs.get('size', 0))} "
+                f"elements of a {shape} input"
+            )
+        if not bool(op.attrs.get("affine", True)):
+            return "hls4ml 1.3.0 LayerNormalization needs the affine weight and bias (its converter reads nn.LayerNorm.weight/.bias)"
+        return ""
+    if k == MATMUL:
+        if len(op.inputs) != 2:
+            return "a matmul with a constant operand is a Dense layer in hls4ml; this one has no second activation input"
+        a, b = tuple(op.inputs[0].shape), tuple(op.inputs[1].shape)
+        if len(a) not in (2, 3) or len(b) != len(a) or a[:-2] != b[:-2]:
+            return f"hls4ml 1.3.0 Einsum (two-operand torch.einsum) is costed here for (m, n) x (n, p) products with equal batch axes; got {a} x {b}"
+        return ""
     if k == POOL:
         if int(op.attrs["dims"]) not in (1, 2):
             return "hls4ml pools in 1 or 2 dimensions only"
@@ -205,6 +238,10 @@ def _hls_class(op: Op) -> str:
         return "Concatenate"
     if k == RESHAPE:
         return "Transpose" if op.function == "transpose" else "Reshape"
+    if k == LAYERNORM:
+        return "LayerNormalization"
+    if k == MATMUL:
+        return "Einsum"
     return k
 
 
@@ -397,13 +434,33 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
         first = False
         warr = graph.weights.get(op.name)
         memo = cfg.__dict__.setdefault("_plan_memo", {})
-        mkey = (op, tuple(in_types), id(warr.get("weight")) if warr else None)
+        wkey = _costed_array(warr)
+        mkey = (op, tuple(in_types), id(wkey) if wkey is not None else None)
         hit = memo.get(mkey)
-        if hit is None or (warr and hit[2] is not warr.get("weight")):
+        akey = None
+        if hit is None and not cfg.layer_name:
+            # the same layer under another name (search candidates name ops by position):
+            # without LayerName entries the name changes only LayerPlan.name/aliases and the
+            # warnings' text, so a warning-free plan is reused, renamed
+            akey = ("anon", op.kind, op.attrs, tuple(t.shape for t in op.inputs), tuple(t.shape for t in op.outputs),
+                    op.precision, op.sparsity, tuple(in_types), id(wkey) if wkey is not None else None)
+            ahit = memo.get(akey)
+            if ahit is not None and ahit[2] is wkey:
+                names = name_aliases(op)
+                alp = ahit[0]
+                hit = (
+                    replace(alp, name=names[0], ops=(op.name,), extra={**alp.extra, "aliases": names[1:]}),
+                    ahit[1],
+                    wkey,
+                )
+                memo[mkey] = hit
+        if hit is None or (wkey is not None and hit[2] is not wkey):
             lp, g = plan_layer(op, cfg, in_types, default, warr)
             if len(memo) > 50000:
                 memo.clear()
-            memo[mkey] = (lp, g, warr.get("weight") if warr else None)
+            memo[mkey] = (lp, g, wkey)
+            if akey is not None and not lp.warnings:
+                memo[akey] = (lp, g, wkey)
         else:
             lp, g = hit[0], dict(hit[1])
         in_pack = packs.get(op.inputs[0].name, g["in_channels"]) if op.inputs else 1
@@ -470,6 +527,28 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
         warnings=tuple(warnings),
     )
     return plan, geo
+
+
+def _costed_array(warr: Mapping[str, Any] | None) -> Any:
+    """The weight array the cost model reads for a layer (a plan-memo key): the dense/conv
+    ``weight``, else a BatchNormalization's ``scale``; None without weights."""
+    if not warr:
+        return None
+    w = warr.get("weight")
+    return w if w is not None else warr.get("scale")
+
+
+def _bn_scale(op: Op, weights: Mapping[str, Any] | None) -> Any:
+    """The per-channel multiplier hls4ml's BatchNormalization applies (gamma / sqrt(var + eps),
+    hls4ml converters/pytorch/core.py), from the op's arrays; None without them."""
+    if not weights or weights.get("scale") is None:
+        return None
+    import numpy as np
+
+    scale = np.asarray(weights["scale"], dtype=np.float64)
+    if weights.get("var") is not None:
+        scale = scale / np.sqrt(np.asarray(weights["var"], dtype=np.float64) + float(op.attrs.get("epsilon", 1e-5)))
+    return scale
 
 
 def _zero_padding_layer(op: Op, lp: LayerPlan, cfg: FpgaConfig, in_t: FixedType) -> tuple[LayerPlan, dict[str, Any]] | None:
@@ -701,7 +780,7 @@ def plan_layer(
             bi_t = _weight_type(bi_s, _to_fixed(op.precision.bias), default)
             res_t = (rules.infer_bn_precision(in_t, sc_t, bi_t) or default) if rs == "auto" else FixedType.parse(rs)
             prec = {"scale": str(sc_t), "bias": str(bi_t), "result": str(res_t)}
-            g.update(weight_t=sc_t, bias_t=bi_t, weight_array=_ArrayRef(None))
+            g.update(weight_t=sc_t, bias_t=bi_t, weight_array=_ArrayRef(_bn_scale(op, weights) if k == BATCHNORM else None))
             n_in = n_out = g["n_elements"]
             # batchnorm_config_template (backends/vivado/passes/core_templates.py):
             # multiplier_limit = DIV_ROUNDUP(n_in, reuse_factor); normalize() is pipelined
@@ -765,6 +844,57 @@ def plan_layer(
             g["merge_op"] = f
             g["weight_t"] = b_t
             n_in = n_out = g["n_elements"]
+        elif k == LAYERNORM:
+            if cfg.io_type != "io_parallel":
+                from hwsim.errors import UnsupportedOpError
+
+                raise UnsupportedOpError(
+                    f"layer {names[0]!r}: hls4ml 1.3.0 implements LayerNormalization for io_parallel only (nnet_layernorm.h has no stream version)"
+                )
+            sc_s = _resolve_type("scale", ln, lt, cfg, ("scale", "bias"))
+            bi_s = _resolve_type("bias", ln, lt, cfg, ("scale", "bias"))
+            sc_t = _weight_type(sc_s, _to_fixed(op.precision.weight), default)
+            bi_t = _weight_type(bi_s, _to_fixed(op.precision.bias), default)
+            # hls4ml infers a LayerNormalization's 'auto' result as a BatchNormalization's
+            # (infer_precision.py: _infer_bn_precision for both)
+            res_t = (rules.infer_bn_precision(in_t, sc_t, bi_t) or default) if rs == "auto" else FixedType.parse(rs)
+            acc_ln = _table_type("accum", ln, lt, LN_ACCUM_T, default)
+            tab_ln = _table_type("table", ln, lt, LN_TABLE_T, default)
+            prec = {"scale": str(sc_t), "bias": str(bi_t), "result": str(res_t), "accum": str(acc_ln), "table": str(tab_ln)}
+            seq, dim = int(op.input_shape[0]), int(op.input_shape[1])
+            tsize = (ln.table_size if ln and ln.table_size else None) or (lt.table_size if lt and lt.table_size else None) or LN_TABLE_SIZE
+            g.update(weight_t=sc_t, bias_t=bi_t, accum_t=acc_ln, table_t=tab_ln, table_size=int(tsize), seq_len=seq, dim=dim)
+            n_in = n_out = g["n_elements"]
+            warnings.append(
+                f"layer {names[0]!r}: hls4ml 1.3.0 converts LayerNorm from PyTorch (nn.LayerNorm) and Keras, not from ONNX"
+            )
+        elif k == MATMUL:
+            if cfg.io_type != "io_parallel" or strategy_cfg not in ("latency", "distributed_arithmetic"):
+                from hwsim.errors import UnsupportedOpError
+
+                raise UnsupportedOpError(
+                    f"layer {names[0]!r}: hls4ml 1.3.0 Einsum supports io_parallel and the Latency strategy only "
+                    f"(backends/vivado/passes/einsum.py asserts it); got {cfg.io_type}, {strategy_cfg}"
+                )
+            a_shape, b_shape = tuple(op.inputs[0].shape), tuple(op.inputs[1].shape)
+            n_inpl = int(math.prod(a_shape[:-2])) if len(a_shape) > 2 else 1
+            l0, cc, l1 = int(a_shape[-2]), int(a_shape[-1]), int(b_shape[-1])
+            b_t = in_types[1] if len(in_types) > 1 else in_t
+            # Einsum is not in hls4ml's precision inference: 'auto' accum/result -> the default
+            acs = _resolve_type("accum", ln, lt, cfg, auto_names)
+            acc_t = default if acs == "auto" else FixedType.parse(acs)
+            res_t = default if rs == "auto" else FixedType.parse(rs)
+            total = n_inpl * l0 * l1 * cc
+            mult_limit = -(-total // max(1, int(rf_req)))  # einsum.py: ceil(total_mults / reuse_factor)
+            prec = {"input1": str(b_t), "accum": str(acc_t), "result": str(res_t)}
+            g.update(weight_t=b_t, accum_t=acc_t, n_free0=l0, n_free1=l1, n_contract=cc, n_inplace=n_inpl, total_mults=total)
+            n_in = int(math.prod(a_shape)) + int(math.prod(b_shape))
+            n_out = g["n_elements"]
+            g["n_in"] = n_in
+            warnings.append(
+                f"layer {names[0]!r}: hls4ml 1.3.0 builds a product of two activations only as an Einsum layer from "
+                "torch.einsum (PyTorch frontend); torch.matmul/@ and ONNX MatMul of two activations have no converter"
+            )
         elif k == CONCAT:
             t = in_t
             for other in in_types[1:]:
@@ -777,7 +907,7 @@ def plan_layer(
             prec = {"result": str(res_t)}
             n_in = n_out = g["n_elements"]
         g["result_t"] = res_t
-        strategy = strategy_cfg if strategy_cfg in ("latency", "resource") else "latency"
+        strategy = strategy_cfg if strategy_cfg in ("latency", "resource") and k != MATMUL else "latency"
         rf = rf_req
     g.update(reuse_factor=rf, strategy=strategy, hls_class=cls, multiplier_limit=mult_limit)
     lp = LayerPlan(
@@ -900,6 +1030,33 @@ def const_mult_stats(weights: Any, w_t: FixedType, min_digits: int, limit: float
     return res
 
 
+_COUNT_CACHE: dict[Any, tuple[Any, tuple[int, int]]] = {}
+
+
+def const_mult_counts(weights: Any, w_t: FixedType, min_digits: int) -> tuple[int, int]:
+    """(non-zero constants, constants HLS maps to a DSP) among the known weight values
+    quantized to ``w_t`` (round to nearest, saturate): what synthesis sees after constant
+    propagation. A weight that quantizes to 0 is no multiplication even when its float value
+    is not 0 (hls4ml's ``nzeros`` and ``Op.sparsity`` count float zeros); a constant with fewer
+    than ``min_digits`` CSD digits becomes shifts and adds in LUTs."""
+    import numpy as np
+
+    key = (id(weights), w_t, min_digits)
+    hit = _COUNT_CACHE.get(key)
+    if hit is not None and hit[0] is weights:
+        return hit[1]
+    frac = w_t.width - w_t.integer
+    hi = 2 ** (w_t.width - 1) - 1 if w_t.signed else 2**w_t.width - 1
+    lo = -(2 ** (w_t.width - 1)) if w_t.signed else 0
+    q = np.clip(np.round(np.asarray(weights, dtype=np.float64) * 2.0**frac), lo, hi)
+    q = q[q != 0]
+    res = (int(q.size), int((naf_digits(q) >= min_digits).sum()) if q.size else 0)
+    if len(_COUNT_CACHE) > 4096:
+        _COUNT_CACHE.clear()
+    _COUNT_CACHE[key] = (weights, res)
+    return res
+
+
 def const_dsp_fraction(weights: Any, w_t: FixedType, min_digits: int, limit: float = 1.0) -> float:
     """The DSP fraction of :func:`const_mult_stats`."""
     return const_mult_stats(weights, w_t, min_digits, limit)[0]
@@ -1015,17 +1172,32 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
             per = dsps_per_mult(wb, ib, dev) if wb >= int(c["dsp_min_weight_bits"]) else 0
             if strategy == "distributed_arithmetic":
                 per = 0
+            counts = None
             if const_w:
                 fan_in = int(math.prod(g["kernel"])) * (1 if g.get("depthwise") else int(g["n_chan"]))
                 glorot = math.sqrt(6.0 / max(1, fan_in + int(n_out) * int(math.prod(g["kernel"]))))
-                frac, lut_adders, all_adders = const_mult_stats(g["weight_array"].array, w_t, int(c["const_mult_dsp_min_csd_digits"]), glorot)
+                warr = g["weight_array"].array
+                frac, lut_adders, all_adders = const_mult_stats(warr, w_t, int(c["const_mult_dsp_min_csd_digits"]), glorot)
+                if warr is not None:
+                    counts = const_mult_counts(warr, w_t, int(c["const_mult_dsp_min_csd_digits"]))
             else:
                 frac, lut_adders, all_adders = 1.0, 0.0, 0.0
-            if per:
+            if per and counts is not None:
+                # known weights: count the constants (DSP per multiplier instance = whole
+                # constant multiplications shared over the reuse factor's cycles)
+                n_nz_q, n_on = counts
+                n_dsp_mults = float(-(-n_on // rf) * inst)
+                dsp = n_dsp_mults * per
+                n_lut_mults = max(0.0, n_nz_q / rf * inst - n_dsp_mults)
+                adders_per_lut_mult = lut_adders
+                notes["dsp_estimate"] = "count (weights)"
+            elif per:
                 n_dsp_mults = mults * frac * inst
                 dsp = n_dsp_mults * per
                 n_lut_mults = mults * inst - n_dsp_mults
                 adders_per_lut_mult = lut_adders
+                if const_w:
+                    notes["dsp_estimate"] = "expected (no weights)"
             else:
                 n_dsp_mults = 0.0
                 n_lut_mults = float(mults * inst)
@@ -1108,10 +1280,34 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
         n_mult = n_par if stream else min(n_par, max(1, int(g.get("multiplier_limit") or n_par)))
         w_t = g["weight_t"]
         per = dsps_per_mult(w_t.width, ib, dev) if w_t.width >= int(c["dsp_min_weight_bits"]) else 0
-        frac, lut_adders, all_adders = const_mult_stats(None, w_t, int(c["const_mult_dsp_min_csd_digits"]), 1.0)
+        scale = g["weight_array"].array
+        n_el = int(g["n_elements"])
+        size = int(scale.size) if scale is not None else 0
+        known = per and size > 0 and (size == n_par if stream else n_el % size == 0)
+        frac, lut_adders, all_adders = const_mult_stats(scale if known else None, w_t, int(c["const_mult_dsp_min_csd_digits"]), 1.0)
         frac = frac if per else 0.0
-        dsp = n_mult * per * frac
-        lut_mults = n_mult * (1 - frac)
+        if known:
+            # known scales: count the products whose constant lands on a DSP. io_parallel:
+            # every element is multiplied by its channel's constant, the n_elements products
+            # issued over reuse_factor cycles (multiplier_limit); io_stream: one multiplier
+            # per word element, constant when the word holds the channels
+            _nz, n_on_ch = const_mult_counts(scale, w_t, int(c["const_mult_dsp_min_csd_digits"]))
+            n_dsp = n_on_ch if stream else -(-(n_on_ch * (n_el // size)) // max(1, rf))
+            n_dsp = min(n_dsp, n_mult)
+            dsp = float(n_dsp * per)
+            lut_mults = max(0.0, n_mult - n_dsp)
+            notes["dsp_estimate"] = "count (weights)"
+        elif per and size > 0:
+            # io_stream with the scale along another axis than the word: each multiplier sees
+            # several constants, i.e. it is a general multiplier -> a DSP each
+            dsp = float(n_mult * per)
+            lut_mults = 0.0
+            notes["dsp_estimate"] = "count (weights)"
+        else:
+            dsp = n_mult * per * frac
+            lut_mults = n_mult * (1 - frac)
+            if per and frac not in (0.0, 1.0):
+                notes["dsp_estimate"] = "expected (no weights)"
         _add(feats, "LUT", "lut_per_const_mult_adder_bit", lut_mults * (lut_adders if per else all_adders) * (w_t.width + ib))
         _add(feats, "LUT", "lut_per_adder_bit", n_par * ob)
         _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob))
@@ -1156,6 +1352,52 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
         else:
             _add(feats, "LUT", "lut_per_adder_bit", n_par * ob)
         _add(feats, "FF", "ff_per_io_bit", n_par * ob)
+    elif k == LAYERNORM:
+        # nnet_layernorm.h: the seq_len rows go through one pipelined layernorm_1d
+        # (PIPELINE II=reuse_factor): sum tree, mean, diff and square, sum tree, variance,
+        # 1/sqrt table read, diff*1/sqrt*scale + bias
+        seq, dim = int(g["seq_len"]), int(g["dim"])
+        acc_t, tab_t, sc_t = g["accum_t"], g["table_t"], g["weight_t"]
+        aw = acc_t.width
+        depth = 2 * _tree_cycles(dim, c, clock_ns) + int(c["layernorm_op_cycles"])
+        lat = depth + (rf - 1) + (seq - 1) * rf
+        ii = seq * rf
+        min_bits = int(c["dsp_min_weight_bits"])
+        # (count per row, a bits, b bits) of the row's multiplications; HLS shares them over
+        # the II = reuse_factor cycles (assumption, as batchnorm's multiplier_limit)
+        groups = ((2, aw, aw), (dim, aw, aw), (dim, aw, tab_t.width), (dim, aw + tab_t.width, sc_t.width))
+        n_dsp = 0.0
+        for n_m, a_b, b_b in groups:
+            n_sh = -(-n_m // max(1, rf))
+            per = dsps_per_mult(a_b, b_b, dev) if min(a_b, b_b) >= min_bits else 0
+            if per:
+                n_dsp += n_sh * per
+            else:
+                _add(feats, "LUT", "lut_per_mult_bit2", n_sh * a_b * b_b)
+        dsp = float(n_dsp)
+        _add(feats, "LUT", "lut_per_adder_bit", 3 * dim * aw + dim * ob)  # two sums, diff, bias add
+        _add(feats, "BRAM_18K", "bram_table_scale", bram18_for(tab_t.width, int(g["table_size"])))
+        _add(feats, "FF", "ff_per_io_bit", dim * (ib + ob))
+        _add(feats, "FF", "ff_per_product_bit", 2 * dim * aw)  # data_diff held across the pipeline
+        notes["dsp_estimate"] = "count"
+    elif k == MATMUL:  # hls4ml Einsum (nnet_einsum.h): PIPELINE II=RF, ALLOCATION mul limit
+        total = int(g["total_mults"])
+        ml = int(g["multiplier_limit"])
+        b_t = g["weight_t"]
+        aw = g["accum_t"].width
+        lat = (rf - 1) + int(c["dense_latency_mult_cycles"]) + _tree_cycles(int(g["n_contract"]), c, clock_ns)
+        ii = rf
+        per = dsps_per_mult(b_t.width, ib, dev) if min(b_t.width, ib) >= int(c["dsp_min_weight_bits"]) else 0
+        dsp = float(ml * per)
+        if not per:
+            _add(feats, "LUT", "lut_per_mult_bit2", ml * b_t.width * ib)
+        _add(feats, "LUT", "lut_per_adder_bit", ml * aw)
+        if lat > 0:
+            lpc = max(1e-9, float(c["adder_levels_per_cycle"]) * clock_ns / 5.0)
+            alive = sum(2.0 ** (-k_ * lpc) for k_ in range(1, min(int(lat), 64) + 1))
+            _add(feats, "FF", "ff_per_product_bit", ml * aw * alive)
+            _add(feats, "FF", "ff_per_io_bit", int(g["n_in"]) * ib + int(g["n_elements"]) * ob)
+        notes.update(multipliers=ml, total_multiplications=total)
     elif k == CONCAT:
         if stream:
             lat = int(g["out_pixels"]) + int(c["merge_cycles"])
