@@ -56,7 +56,9 @@ def main() -> None:
     from hwsim.backends.base import available_backends
 
     for backend in available_backends():
-        t = wall([sys.executable, "-m", "hwsim.cli", "estimate", args.model, "--backend", backend, "--format", "json"], args.repeats)
+        t = wall(
+            [sys.executable, "-m", "hwsim.cli", "estimate", args.model, "--backend", backend, "--format", "json"], args.repeats
+        )
         rows.append((backend, min(t), statistics.median(t), heavy_imports(args.model, backend)))
     lines = [
         "# `hwsim estimate` end to end (fresh interpreter per call)",
@@ -69,7 +71,9 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for backend, tmin, tmed, heavy in rows:
-        lines.append(f"| {backend} | {tmin * 1e3:.0f} | {tmed * 1e3:.0f} | {tmed / statistics.median(base):.1f}x | {', '.join(heavy) or 'none'} |")
+        lines.append(
+            f"| {backend} | {tmin * 1e3:.0f} | {tmed * 1e3:.0f} | {tmed / statistics.median(base):.1f}x | {', '.join(heavy) or 'none'} |"
+        )
     text = "\n".join(lines) + "\n"
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)

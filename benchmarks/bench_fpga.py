@@ -18,11 +18,11 @@ import argparse
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
-from pathlib import Path
-import statistics
 import time
+from pathlib import Path
 
 from hwsim._paths import reports_dir
 from hwsim.api import cost_graph
@@ -49,7 +49,10 @@ def main() -> int:
         base = args.baseline.resolve()
         subprocess.run(
             [sys.executable, str(base / "benchmarks" / "bench_fpga.py"), "--repeats", str(args.repeats)],
-            cwd=str(base), env=dict(os.environ, PYTHONPATH=str(base)), check=True, stdout=subprocess.DEVNULL,
+            cwd=str(base),
+            env=dict(os.environ, PYTHONPATH=str(base)),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         for ln in (base / "reports" / "fpga" / "bench.md").read_text().splitlines():
             m = re.match(r"\| (\S+) \| \d+ \| ([\d.]+) \| [\d,]+ \| ([\d.]+) \|", ln)
@@ -75,7 +78,9 @@ def main() -> int:
     lines = [
         "# fpga backend: estimate speed",
         "",
-        f"`python benchmarks/bench_fpga.py --repeats {args.repeats}" + (f" --baseline {args.baseline}" if args.baseline else "") + f"` on {platform.processor() or platform.machine()}, Python {platform.python_version()}",
+        f"`python benchmarks/bench_fpga.py --repeats {args.repeats}"
+        + (f" --baseline {args.baseline}" if args.baseline else "")
+        + f"` on {platform.processor() or platform.machine()}, Python {platform.python_version()}",
         "(shared 2-core machine; medians of time.perf_counter over the repeats). Graph lowered and prepared",
         "once (BN folded, identities dropped); the timed call is `cost_graph(graph, FpgaBackend(), params, prepared=True)`:",
         "hls4ml plan (RF snapping, precision inference, pipeline style) + per-layer costs + top-level composition.",

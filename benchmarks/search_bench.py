@@ -68,7 +68,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000, help="distinct candidates per space")
     ap.add_argument("--trials", type=int, default=200, help="Optuna trials per overhead run")
-    ap.add_argument("--baseline", type=Path, default=None, help="an older tree (git archive export) to measure first, side by side")
+    ap.add_argument(
+        "--baseline", type=Path, default=None, help="an older tree (git archive export) to measure first, side by side"
+    )
     args = ap.parse_args()
     before: list[str] = []
     if args.baseline is not None:
@@ -77,7 +79,10 @@ def main() -> int:
         t = time.perf_counter()
         subprocess.run(
             [sys.executable, str(base / "benchmarks" / "search_bench.py"), "--n", str(args.n), "--trials", str(args.trials)],
-            cwd=str(base), env=env, check=True, stdout=subprocess.DEVNULL,
+            cwd=str(base),
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         text = (base / "reports" / "search" / "bench.md").read_text().splitlines()
         for i, ln in enumerate(text):  # its tables, a blank line between them
@@ -137,7 +142,9 @@ def main() -> int:
             )
             # population fpga path: speed (fresh table), then exactness (scalar path on 300 candidates)
             seen = {sp.to_graph(s).fingerprint() for s in samples}
-            second = [s for s in distinct_samples(sp, args.n + args.n // 2, seed=7) if sp.to_graph(s).fingerprint() not in seen][: args.n]
+            second = [s for s in distinct_samples(sp, args.n + args.n // 2, seed=7) if sp.to_graph(s).fingerprint() not in seen][
+                : args.n
+            ]
             pop = V.FpgaPopulation(sp, FPGA_DS)
             for label, pop_samples in (("cold: new layer-unit table", samples), ("warm: table of the first population", second)):
                 t = time.perf_counter()

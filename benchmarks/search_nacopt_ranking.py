@@ -162,7 +162,9 @@ def main() -> int:
     if why:
         lines += [
             "Decoded trials the fpga backend does not cost (typed `UnsupportedCandidate`, never a sentinel), by the op",
-            "hls4ml 1.3.0 cannot build (a trial can have several) — " + ", ".join(f"{k}: {v} trials" for k, v in why.most_common()) + ".",
+            "hls4ml 1.3.0 cannot build (a trial can have several) — "
+            + ", ".join(f"{k}: {v} trials" for k, v in why.most_common())
+            + ".",
             "gelu: hls4ml 1.3.0 has no GELU (no nnet::gelu, no converter handler); layernorm: its LayerNormalization",
             "normalises the last axis of (sequence, features) inputs only, these normalise conv feature maps (C, H, W) or",
             "vectors. The attention products (matmul of two activations) are costed as hls4ml Einsum layers (io_parallel,",

@@ -49,7 +49,9 @@ def cost_graph(graph: OpGraph, backend: Backend, params: Params, strict: bool = 
     """
     if strict and "strict_fit" in params and not params.value("strict_fit"):
         # --strict also means "fail instead of time-multiplexing" for backends that can overflow
-        params = params.updated({"strict_fit": Param(True, "user (--strict)", params["strict_fit"].unit, params["strict_fit"].doc)})
+        params = params.updated(
+            {"strict_fit": Param(True, "user (--strict)", params["strict_fit"].unit, params["strict_fit"].doc)}
+        )
     g = graph if prepared else backend.prepare(graph, params)
     costs: list[OpCost] = []
     unsupported: list[dict[str, str]] = []
@@ -57,7 +59,9 @@ def cost_graph(graph: OpGraph, backend: Backend, params: Params, strict: bool = 
         sup = backend.supports(op)
         if not sup.ok:
             if strict:
-                raise UnsupportedOpError(f"op {op.name!r} ({op.kind}{':' + op.function if op.function else ''}, from node {','.join(op.origin) or op.name}) is not supported by the {backend.name} backend: {sup.reason}")
+                raise UnsupportedOpError(
+                    f"op {op.name!r} ({op.kind}{':' + op.function if op.function else ''}, from node {','.join(op.origin) or op.name}) is not supported by the {backend.name} backend: {sup.reason}"
+                )
             unsupported.append(unsupported_entry(op, sup.reason))
             continue
         costs.append(backend.estimate(op, params))

@@ -191,7 +191,12 @@ def emit(data: Mapping[str, Any], fmt: str, layers_key: str = "layers") -> None:
     for w in data.get("warnings", []):
         click.echo(f"warning: {w}")
     for k, v in data.items():
-        if k not in ("backend", "model", "totals", "layers", "unsupported", "params", "warnings", "fingerprint") and isinstance(v, list) and v and isinstance(v[0], dict):
+        if (
+            k not in ("backend", "model", "totals", "layers", "unsupported", "params", "warnings", "fingerprint")
+            and isinstance(v, list)
+            and v
+            and isinstance(v[0], dict)
+        ):
             print_table(k, v)
 
 
@@ -205,7 +210,9 @@ FORMATS = click.Choice(["table", "json", "csv"])
 @cli.command()
 @click.argument("model")
 @click.option("--backend", "-b", default="bops", show_default=True, help="bops, fpga, aimc, cpu, gpu (see `hwsim backends`).")
-@click.option("--config", "config_path", type=str, default=None, help="Backend configuration file (YAML/JSON; fpga: an hls4ml config).")
+@click.option(
+    "--config", "config_path", type=str, default=None, help="Backend configuration file (YAML/JSON; fpga: an hls4ml config)."
+)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one option (repeatable).")
 @click.option("--profile", "profile_path", default=None, help="Calibration profile JSON (from `hwsim calibrate`).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
@@ -214,7 +221,9 @@ FORMATS = click.Choice(["table", "json", "csv"])
 @click.option("--noise", is_flag=True, help="aimc: evaluate accuracy under PCM noise and drift with aihwkit.")
 @click.option("--data", "data_path", default=None, help="aimc --noise: inputs as .npy (N x input shape).")
 @click.option("--labels", "labels_path", default=None, help="aimc --noise: integer labels .npy (accuracy), else MSE vs digital.")
-@click.option("--t-inference", "t_inference", default="1h,1d,1y", show_default=True, help="aimc --noise: drift times (s, m, h, d, y).")
+@click.option(
+    "--t-inference", "t_inference", default="1h,1d,1y", show_default=True, help="aimc --noise: drift times (s, m, h, d, y)."
+)
 @click.option("--seeds", default=5, show_default=True, type=int, help="aimc --noise: repetitions (programming noise seeds).")
 def estimate(
     model: str,
@@ -261,7 +270,12 @@ def estimate(
         hook: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module_name), attr)
         be, params = resolve(backend, config, overrides, profile)
         result.update(
-            hook(graph, be, params, {"data": data_path, "labels": labels_path, "t_inference": t_inference, "seeds": seeds, "model": model})
+            hook(
+                graph,
+                be,
+                params,
+                {"data": data_path, "labels": labels_path, "t_inference": t_inference, "seeds": seeds, "model": model},
+            )
         )
     if len(runs) > 1 and fmt != "json":
         rows = []
@@ -295,7 +309,13 @@ def backends(fmt: str) -> None:
     print_table(
         "backends",
         [
-            {"backend": r["name"], "description": r["description"], "ops": ", ".join(r["claims"]), "totals": ", ".join(r["totals"]), "options": ", ".join(r["options"])}
+            {
+                "backend": r["name"],
+                "description": r["description"],
+                "ops": ", ".join(r["claims"]),
+                "totals": ", ".join(r["totals"]),
+                "options": ", ".join(r["options"]),
+            }
             for r in rows
         ],
     )
@@ -379,7 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # an internal bug: still no traceback for the user
         logging.getLogger("hwsim").debug("internal error", exc_info=True)
-        return _print_error(f"internal error ({type(exc).__name__}): {str(exc).splitlines()[0] if str(exc) else ''} — rerun with -vv for details")
+        return _print_error(
+            f"internal error ({type(exc).__name__}): {str(exc).splitlines()[0] if str(exc) else ''} — rerun with -vv for details"
+        )
     return 0
 
 

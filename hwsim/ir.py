@@ -242,7 +242,21 @@ CONCAT = "concat"  # attrs axis
 LAYERNORM = "layernorm"  # attrs axis, epsilon, size (elements normalised), affine (bool)
 OPAQUE = "opaque"  # a node the frontend cannot read: attrs op_type, domain; never costed
 
-OP_KIND_NAMES = (DENSE, CONV, MATMUL, BATCHNORM, ACTIVATION, POOL, GLOBAL_POOL, REDUCE, ELEMENTWISE, RESHAPE, CONCAT, LAYERNORM, OPAQUE)
+OP_KIND_NAMES = (
+    DENSE,
+    CONV,
+    MATMUL,
+    BATCHNORM,
+    ACTIVATION,
+    POOL,
+    GLOBAL_POOL,
+    REDUCE,
+    ELEMENTWISE,
+    RESHAPE,
+    CONCAT,
+    LAYERNORM,
+    OPAQUE,
+)
 
 
 def _freeze(value: Any) -> Any:
@@ -666,7 +680,9 @@ class OpGraph:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OpGraph):
             return NotImplemented
-        return self.name == other.name and self.inputs == other.inputs and self.outputs == other.outputs and self._ops == other._ops
+        return (
+            self.name == other.name and self.inputs == other.inputs and self.outputs == other.outputs and self._ops == other._ops
+        )
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())

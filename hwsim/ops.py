@@ -51,8 +51,8 @@ from hwsim.ir import (
     GLOBAL_POOL,
     LAYERNORM,
     MATMUL,
-    OPAQUE,
     OP_KIND_NAMES,
+    OPAQUE,
     POOL,
     REDUCE,
     RESHAPE,
@@ -86,7 +86,25 @@ ACTIVATION_FUNCTIONS = (
 )
 
 #: functions that need a transcendental evaluation (lookup table on FPGA/AIMC DPU, SFU on GPU)
-TRANSCENDENTAL = frozenset({"elu", "selu", "sigmoid", "tanh", "softmax", "log_softmax", "exp", "log", "cosh", "sinh", "sqrt", "reciprocal", "gelu", "softplus", "erf"})
+TRANSCENDENTAL = frozenset(
+    {
+        "elu",
+        "selu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "log_softmax",
+        "exp",
+        "log",
+        "cosh",
+        "sinh",
+        "sqrt",
+        "reciprocal",
+        "gelu",
+        "softplus",
+        "erf",
+    }
+)
 
 #: ops that carry weights (linear algebra)
 LINEAR_KINDS = frozenset({DENSE, CONV})

@@ -17,7 +17,17 @@ def mlp_graph(widths=(16, 64, 32, 32, 5), precision: OpPrecision | None = None, 
     cur = x
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         out = TensorSpec(f"h{i}", (b,))
-        ops.append(Op(f"fc{i}", DENSE, (cur,), (out,), {"n_in": a, "n_out": b, "bias": True}, precision or OpPrecision(), origin=(f"Gemm_{i}",)))
+        ops.append(
+            Op(
+                f"fc{i}",
+                DENSE,
+                (cur,),
+                (out,),
+                {"n_in": a, "n_out": b, "bias": True},
+                precision or OpPrecision(),
+                origin=(f"Gemm_{i}",),
+            )
+        )
         weights[f"fc{i}"] = {"weight": rng.normal(size=(b, a)).astype(np.float32), "bias": np.zeros(b, np.float32)}
         last = i == len(widths) - 2
         act_out = TensorSpec(f"a{i}", (b,))
@@ -32,7 +42,16 @@ def graph_with_opaque() -> OpGraph:
     g = mlp_graph((8, 4))
     ops = list(g.ops())
     last = ops[-1].outputs[0]
-    ops.append(Op("weird", OPAQUE, (last,), (TensorSpec("w_out", last.shape),), {"op_type": "NonMaxSuppression", "domain": ""}, origin=("nms_0",)))
+    ops.append(
+        Op(
+            "weird",
+            OPAQUE,
+            (last,),
+            (TensorSpec("w_out", last.shape),),
+            {"op_type": "NonMaxSuppression", "domain": ""},
+            origin=("nms_0",),
+        )
+    )
     return OpGraph(ops, g.inputs, ["w_out"], name="opaque", weights=g.weights)
 
 
@@ -43,5 +62,7 @@ def jet_graph() -> OpGraph:
 
 @pytest.fixture
 def int8_jet_graph() -> OpGraph:
-    p = OpPrecision(weight=Precision.fixed(8, 1), bias=Precision.fixed(8, 1), input=Precision.fixed(8, 3), output=Precision.fixed(8, 3))
+    p = OpPrecision(
+        weight=Precision.fixed(8, 1), bias=Precision.fixed(8, 1), input=Precision.fixed(8, 3), output=Precision.fixed(8, 3)
+    )
     return mlp_graph(precision=p, name="mlp8")

@@ -54,7 +54,17 @@ def test_conv2d_per_output_position():
         CONV,
         (x,),
         (TensorSpec("y", (8, 9, 9)),),
-        {"dims": 2, "in_channels": 1, "out_channels": 8, "kernel": (3, 3), "stride": (1, 1), "pads": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1, "bias": True},
+        {
+            "dims": 2,
+            "in_channels": 1,
+            "out_channels": 8,
+            "kernel": (3, 3),
+            "stride": (1, 1),
+            "pads": (0, 0, 0, 0),
+            "dilation": (1, 1),
+            "groups": 1,
+            "bias": True,
+        },
         P8,
     )
     g = OpGraph([op], [x], ["y"])
@@ -69,7 +79,14 @@ def test_softmax_matches_paper_shape_form():
     paper = 1.5 * b * hw**2 * (bw - 1) + b * hw * (hw - 1) + b * hw**2
     assert softmax_bops(b * hw * hw, hw, bw) == pytest.approx(paper)
     x = TensorSpec("x", (b * hw, hw))
-    op = Op("sm", ACTIVATION, (x,), (TensorSpec("y", x.shape),), {"function": "softmax", "axis": 1}, OpPrecision(input=Precision.integer(8)))
+    op = Op(
+        "sm",
+        ACTIVATION,
+        (x,),
+        (TensorSpec("y", x.shape),),
+        {"function": "softmax", "axis": 1},
+        OpPrecision(input=Precision.integer(8)),
+    )
     assert hwsim.estimate(OpGraph([op], [x], ["y"]), "bops").totals["bops"] == pytest.approx(paper)
 
 
@@ -99,5 +116,7 @@ def test_uncounted_ops_say_so(jet_graph):
 
 def test_bops_monotone_in_bits():
     g = mlp_graph((16, 8, 4))
-    vals = [hwsim.estimate(g, "bops", overrides={"weight_bits": str(b), "act_bits": str(b)}).totals["bops"] for b in (2, 4, 8, 16)]
+    vals = [
+        hwsim.estimate(g, "bops", overrides={"weight_bits": str(b), "act_bits": str(b)}).totals["bops"] for b in (2, 4, 8, 16)
+    ]
     assert vals == sorted(vals) and len(set(vals)) == 4

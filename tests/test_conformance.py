@@ -14,7 +14,19 @@ from hwsim.errors import ConfigError, UnsupportedOpError
 
 CONTRACT_TOTALS = {
     "bops": {"bops", "macs", "params"},
-    "fpga": {"latency_cycles", "ii_cycles", "latency_s", "DSP", "LUT", "FF", "BRAM_18K", "DSP_pct", "LUT_pct", "FF_pct", "BRAM_18K_pct"},
+    "fpga": {
+        "latency_cycles",
+        "ii_cycles",
+        "latency_s",
+        "DSP",
+        "LUT",
+        "FF",
+        "BRAM_18K",
+        "DSP_pct",
+        "LUT_pct",
+        "FF_pct",
+        "BRAM_18K_pct",
+    },
     "aimc": {"tiles", "latency_s", "throughput_per_s", "power_w", "energy_per_inference_j"},
     "cpu": {"latency_s", "throughput_per_s", "energy_per_inference_j"},
     "gpu": {"latency_s", "throughput_per_s", "energy_per_inference_j"},

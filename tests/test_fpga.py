@@ -43,7 +43,11 @@ def test_wa_hls4ml_exact_latency_ii_dsp(be):
     ok_lat = ok_ii = ok_dsp = 0
     for r in rows:
         widths = [int(x) for x in r["model_string"].split("-")]
-        cfg = {"Model": {"Precision": f"ap_fixed<{r['prec']},1>", "ReuseFactor": int(r["rf"]), "Strategy": "Resource"}, "IOType": "io_parallel", "Part": "xcu250-figd2104-2L-e"}
+        cfg = {
+            "Model": {"Precision": f"ap_fixed<{r['prec']},1>", "ReuseFactor": int(r["rf"]), "Strategy": "Resource"},
+            "IOType": "io_parallel",
+            "Part": "xcu250-figd2104-2L-e",
+        }
         e = _est(be, mlp(widths, activation=None), cfg)
         ok_lat += e["latency_cycles"] == int(r["BestLatency_hls"])
         ok_ii += e["ii_cycles"] == int(r["IntervalMin_hls"])
@@ -58,7 +62,11 @@ def test_wa_hls4ml_exact_latency_ii_dsp(be):
 
 def test_wa_single_row_by_hand(be):
     # 104-64-120, 16 bits, rf 4093: layer 1 snaps to 3328 (104*32), layer 2 to 3840 (64*60)
-    e = _est(be, mlp([104, 64, 120], activation=None), {"Model": {"Precision": "ap_fixed<16,1>", "ReuseFactor": 4093, "Strategy": "Resource"}, "Part": "xcu250-figd2104-2L-e"})
+    e = _est(
+        be,
+        mlp([104, 64, 120], activation=None),
+        {"Model": {"Precision": "ap_fixed<16,1>", "ReuseFactor": 4093, "Strategy": "Resource"}, "Part": "xcu250-figd2104-2L-e"},
+    )
     assert [r["reuse_factor"] for r in e.layers] == [3328, 3840]
     assert e["latency_cycles"] == 3328 + 3840 + 3 == 7171  # csynth BestLatency of that row
     assert e["DSP"] == 104 * 64 // 3328 + 64 * 120 // 3840 == 4
@@ -78,8 +86,22 @@ def test_stream_line_buffer_latency(be):
 
 def test_conv_parallelization_factor(be):
     g = conv2d_chain((3, 28, 28), [("conv", 8, 3)])  # 26x26 output
-    e1 = _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "LayerName": {"conv_0": {"ParallelizationFactor": 1}}})
-    e13 = _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "LayerName": {"conv_0": {"ParallelizationFactor": 13}}})
+    e1 = _est(
+        be,
+        g,
+        {
+            "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
+            "LayerName": {"conv_0": {"ParallelizationFactor": 1}},
+        },
+    )
+    e13 = _est(
+        be,
+        g,
+        {
+            "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
+            "LayerName": {"conv_0": {"ParallelizationFactor": 13}},
+        },
+    )
     assert e1["latency_cycles"] > e13["latency_cycles"]
     assert e13["DSP"] == pytest.approx(13 * e1["DSP"], rel=1e-3)  # totals rounded to 0.1
     # invalid PF snaps like hls4ml (valid: divisors of 676 up to 338, and 676)
@@ -112,7 +134,12 @@ def test_resources_non_decreasing_in_bits(be, strategy):
     g = mlp([32, 32, 10], activation="relu")
 
     def run(bits, ov=None):
-        return _est(be, g, {"Model": {"Precision": f"ap_fixed<{bits},3>", "ReuseFactor": 4, "Strategy": strategy}, "Backend": "Vivado"}, ov)
+        return _est(
+            be,
+            g,
+            {"Model": {"Precision": f"ap_fixed<{bits},3>", "ReuseFactor": 4, "Strategy": strategy}, "Backend": "Vivado"},
+            ov,
+        )
 
     # Latency: the share of constant multiplications on DSPs grows with the bits (fewer
     # single-digit constants), so LUT is monotone only with the DSP mapping held fixed
@@ -152,7 +179,10 @@ def test_ternary_weights_use_no_dsp(be):
         assert e["LUT"] > 0  # adders
     fixed = OpGraph([Op("fc", "dense", (x,), (y,), {"n_in": 64, "n_out": 64, "bias": True})], [x], ["y"])
     # Resource, RF 2: weights in a ROM (not constants), one DSP per multiplier
-    assert _est(be, fixed, {"Model": {"Precision": "ap_fixed<16,6>", "Strategy": "Resource", "ReuseFactor": 2}})["DSP"] == 64 * 64 // 2
+    assert (
+        _est(be, fixed, {"Model": {"Precision": "ap_fixed<16,6>", "Strategy": "Resource", "ReuseFactor": 2}})["DSP"]
+        == 64 * 64 // 2
+    )
 
 
 def test_low_bit_weights_no_dsp_and_wide_operands_more_dsp(be):
@@ -210,9 +240,15 @@ def test_batchnorm_folded_only_where_hls4ml_fuses(be):
     kinds = lambda cfg: [op.kind for op in be.prepare(g, be.resolve_params(cfg, {}, profile={})).ops()]  # noqa: E731
     assert kinds(None) == ["dense"]  # 'auto' result type -> FuseBatchNormalization
     assert kinds({"Model": {"Precision": "ap_fixed<16,6>"}}) == ["dense", "batchnorm"]  # explicit types: no fuse
-    explicit = {"Model": {"Precision": {"default": "ap_fixed<16,6>"}}, "LayerName": {"fc": {"Precision": {"result": "ap_fixed<16,6>", "weight": "auto", "bias": "auto", "accum": "auto"}}}}
+    explicit = {
+        "Model": {"Precision": {"default": "ap_fixed<16,6>"}},
+        "LayerName": {"fc": {"Precision": {"result": "ap_fixed<16,6>", "weight": "auto", "bias": "auto", "accum": "auto"}}},
+    }
     assert kinds(explicit) == ["dense", "batchnorm"]
-    auto = {"Model": {"Precision": {"default": "ap_fixed<16,6>"}}, "LayerName": {"fc": {"Precision": {"result": "auto", "weight": "auto", "bias": "auto", "accum": "auto"}}}}
+    auto = {
+        "Model": {"Precision": {"default": "ap_fixed<16,6>"}},
+        "LayerName": {"fc": {"Precision": {"result": "auto", "weight": "auto", "bias": "auto", "accum": "auto"}}},
+    }
     assert kinds(auto) == ["dense"]
 
 
@@ -231,7 +267,14 @@ def test_over_budget_flagged_not_hidden(be):
 
 def test_unsupported_ops_listed_not_zero_costed(be):
     x, h, y = TensorSpec("x", (8,)), TensorSpec("h", (8,)), TensorSpec("y", (8,))
-    g = OpGraph([Op("fc", "dense", (x,), (h,), {"n_in": 8, "n_out": 8, "bias": True}), Op("g", "activation", (h,), (y,), {"function": "gelu"})], [x], ["y"])
+    g = OpGraph(
+        [
+            Op("fc", "dense", (x,), (h,), {"n_in": 8, "n_out": 8, "bias": True}),
+            Op("g", "activation", (h,), (y,), {"function": "gelu"}),
+        ],
+        [x],
+        ["y"],
+    )
     e = _est(be, g)
     assert [u["name"] for u in e.unsupported] == ["g"]
     assert "gelu" in e.unsupported[0]["reason"]
@@ -248,12 +291,29 @@ def test_unsupported_ops_listed_not_zero_costed(be):
 
 def test_config_from_pytorch_model_shape_is_accepted(be):
     cfg = {
-        "Model": {"Precision": {"default": "ap_fixed<16,6>"}, "ReuseFactor": 1, "ChannelsLastConversion": "full", "TransposeOutputs": False, "Strategy": "Latency", "BramFactor": 1000000000, "TraceOutput": False},
+        "Model": {
+            "Precision": {"default": "ap_fixed<16,6>"},
+            "ReuseFactor": 1,
+            "ChannelsLastConversion": "full",
+            "TransposeOutputs": False,
+            "Strategy": "Latency",
+            "BramFactor": 1000000000,
+            "TraceOutput": False,
+        },
         "InputShape": (16,),
         "LayerName": {
             "input_1": {"Trace": False, "Precision": {"result": "auto"}},
-            "dense_0": {"Trace": False, "Precision": {"result": "auto", "weight": "auto", "bias": "auto", "accum": "auto"}, "ReuseFactor": 4},
-            "relu_0": {"Trace": False, "Precision": {"result": "auto", "table": "fixed<18,8,TRN,WRAP,0>"}, "ReuseFactor": 1, "TableSize": 1024},
+            "dense_0": {
+                "Trace": False,
+                "Precision": {"result": "auto", "weight": "auto", "bias": "auto", "accum": "auto"},
+                "ReuseFactor": 4,
+            },
+            "relu_0": {
+                "Trace": False,
+                "Precision": {"result": "auto", "table": "fixed<18,8,TRN,WRAP,0>"},
+                "ReuseFactor": 1,
+                "TableSize": 1024,
+            },
         },
         "IOType": "io_parallel",
         "Part": "xcu250-figd2104-2L-e",
@@ -288,13 +348,27 @@ def test_invalid_config_names_the_key(be, cfg, key):
 
 
 def test_set_shortcuts_and_errors(be):
-    p = be.resolve_params(None, {"reuse_factor": "4", "strategy": "resource", "precision": "ap_fixed<8,3>", "io_type": "io_stream", "part": "xczu9eg-ffvb1156-2-e", "clock_period_ns": "4", "backend": "vivado"}, profile={})
+    p = be.resolve_params(
+        None,
+        {
+            "reuse_factor": "4",
+            "strategy": "resource",
+            "precision": "ap_fixed<8,3>",
+            "io_type": "io_stream",
+            "part": "xczu9eg-ffvb1156-2-e",
+            "clock_period_ns": "4",
+            "backend": "vivado",
+        },
+        profile={},
+    )
     assert p["reuse_factor"].value == 4 and p["reuse_factor"].source == "user (--set)"
     assert p["strategy"].value == "Resource" and p["backend"].value == "Vivado"
     e = cost_graph(mlp([16, 8]), be, p)
     assert e["part"] == "xczu9eg-ffvb1156-2-e" and e["latency_s"] == pytest.approx(e["latency_cycles"] * 4e-9)
     # --set reuse_factor reaches layers that set their own ReuseFactor (config_from_* writes one per layer)
-    p2 = be.resolve_params({"Model": {"ReuseFactor": 1}, "LayerName": {"dense_0": {"ReuseFactor": 1}}}, {"reuse_factor": "8"}, profile={})
+    p2 = be.resolve_params(
+        {"Model": {"ReuseFactor": 1}, "LayerName": {"dense_0": {"ReuseFactor": 1}}}, {"reuse_factor": "8"}, profile={}
+    )
     assert be.plan(mlp([16, 8]), p2).layers[0].reuse_factor == 8
     for bad in ({"reuse_factor": "0"}, {"io_type": "x"}, {"strategy": "slow"}, {"precision": "auto"}, {"nonsense": "1"}):
         with pytest.raises(ConfigError):
@@ -313,7 +387,11 @@ def test_distributed_arithmetic_requires_rf1(be):
 
 def test_layer_name_aliases_onnx_and_fx(be):
     x, y = TensorSpec("x", (16,)), TensorSpec("y", (8,))
-    g = OpGraph([Op("net_net_0_Gemm", "dense", (x,), (y,), {"n_in": 16, "n_out": 8, "bias": True}, origin=("/net/net.0/Gemm",))], [x], ["y"])
+    g = OpGraph(
+        [Op("net_net_0_Gemm", "dense", (x,), (y,), {"n_in": 16, "n_out": 8, "bias": True}, origin=("/net/net.0/Gemm",))],
+        [x],
+        ["y"],
+    )
     for name in ("net_net_0_Gemm", "/net/net.0/Gemm", "net_0"):
         p = be.resolve_params({"Model": {"Strategy": "Resource"}, "LayerName": {name: {"ReuseFactor": 16}}}, {}, profile={})
         assert be.plan(g, p).layers[0].reuse_factor == 16, name
@@ -325,7 +403,9 @@ def test_layer_name_aliases_onnx_and_fx(be):
 def test_features_linear_and_fittable(be):
     p = be.resolve_params(None, {"io_type": "io_stream"}, profile={})
     consts = {k: p[k].value for k in p}
-    g = conv2d_chain((3, 16, 16), [("conv", 8, 3), ("relu", 0, 0), ("maxpool", 0, 2), ("flatten", 0, 0), ("dense", 10, 0), ("softmax", 0, 0)])
+    g = conv2d_chain(
+        (3, 16, 16), [("conv", 8, 3), ("relu", 0, 0), ("maxpool", 0, 2), ("flatten", 0, 0), ("dense", 10, 0), ("softmax", 0, 0)]
+    )
     e = cost_graph(g, be, p)
     feats = be.layer_features(g, p)
     for row in e.layers:
@@ -363,10 +443,38 @@ def test_every_constant_has_a_source():
 
 def test_estimate_contract_keys(be):
     e = _est(be, mlp([16, 64, 32, 32, 5], final="softmax"), None, {"part": "xcu250-figd2104-2L-e"})
-    for k in ("latency_cycles", "ii_cycles", "latency_s", "DSP", "LUT", "FF", "BRAM_18K", "DSP_pct", "LUT_pct", "FF_pct", "BRAM_18K_pct", "part", "pipeline_style", "over_budget"):
+    for k in (
+        "latency_cycles",
+        "ii_cycles",
+        "latency_s",
+        "DSP",
+        "LUT",
+        "FF",
+        "BRAM_18K",
+        "DSP_pct",
+        "LUT_pct",
+        "FF_pct",
+        "BRAM_18K_pct",
+        "part",
+        "pipeline_style",
+        "over_budget",
+    ):
         assert k in e.totals
     for row in e.layers:
-        for k in ("name", "op", "hls_class", "reuse_factor", "strategy", "precision", "latency_cycles", "ii_cycles", "DSP", "LUT", "FF", "BRAM_18K"):
+        for k in (
+            "name",
+            "op",
+            "hls_class",
+            "reuse_factor",
+            "strategy",
+            "precision",
+            "latency_cycles",
+            "ii_cycles",
+            "DSP",
+            "LUT",
+            "FF",
+            "BRAM_18K",
+        ):
             assert k in row
     # io_parallel all-Latency: one PIPELINE, latency = sum of layers, II = max RF
     assert e["pipeline_style"] == "pipeline"
@@ -388,7 +496,14 @@ def test_deepsets_reduce_is_global_pooling(be):
         [x],
         ["y"],
     )
-    p = be.resolve_params({"Model": {"Precision": "ap_fixed<8,3>", "ReuseFactor": 1}, "LayerType": {"PointwiseConv1D": {"ParallelizationFactor": 8}}}, {}, profile={})
+    p = be.resolve_params(
+        {
+            "Model": {"Precision": "ap_fixed<8,3>", "ReuseFactor": 1},
+            "LayerType": {"PointwiseConv1D": {"ParallelizationFactor": 8}},
+        },
+        {},
+        profile={},
+    )
     plan = be.plan(g, p)
     assert [lp.hls_class for lp in plan.layers] == ["PointwiseConv1D", "GlobalPooling1D", "Dense"]
     assert plan.pipeline_style == "pipeline"  # all partitions 1 with PF = 8 particles
@@ -397,7 +512,13 @@ def test_deepsets_reduce_is_global_pooling(be):
 
 
 def test_input_layer_precision_from_layer_name(be):
-    cfg = {"Model": {"Precision": {"default": "ap_fixed<16,6>"}}, "LayerName": {"x": {"Precision": {"result": "ap_fixed<8,3>"}}, "dense_0": {"Precision": {"result": "auto", "accum": "auto", "weight": "auto", "bias": "auto"}}}}
+    cfg = {
+        "Model": {"Precision": {"default": "ap_fixed<16,6>"}},
+        "LayerName": {
+            "x": {"Precision": {"result": "ap_fixed<8,3>"}},
+            "dense_0": {"Precision": {"result": "auto", "accum": "auto", "weight": "auto", "bias": "auto"}},
+        },
+    }
     plan = be.plan(mlp([16, 8]), be.resolve_params(cfg, {}, profile={}))
     # 8,3 input x 16,6 weights over 16 inputs: width 8+16+4 = 28 -> +1 for the bias = 29; int 3+6+4+1 = 14
     assert plan.layers[0].precision["accum"] == "ap_fixed<29,14>"
@@ -441,7 +562,11 @@ def test_softmax_accum_follows_the_config(be):
     assert any("exp_table_t" in w for w in lp.warnings)
     ln["LayerName"][name].update({"exp_table_t": "ap_fixed<12,4>", "table_t": "ap_fixed<14,5>", "accum_t": "ap_fixed<22,9>"})
     lp = sm(ln)
-    assert (lp.precision["exp_table"], lp.precision["table"], lp.precision["accum"]) == ("ap_fixed<12,4>", "ap_fixed<14,5>", "ap_fixed<22,9>")
+    assert (lp.precision["exp_table"], lp.precision["table"], lp.precision["accum"]) == (
+        "ap_fixed<12,4>",
+        "ap_fixed<14,5>",
+        "ap_fixed<22,9>",
+    )
 
 
 def test_unfused_batchnorm_multiplier_limit_and_interval(be):
@@ -449,7 +574,10 @@ def test_unfused_batchnorm_multiplier_limit_and_interval(be):
     multiplier_limit = DIV_ROUNDUP(n_in, reuse_factor) and II = reuse_factor (nnet_batchnorm.h)."""
     x, h, y = TensorSpec("x", (8,)), TensorSpec("h", (30,)), TensorSpec("y", (30,))
     g = OpGraph(
-        [Op("fc", "dense", (x,), (h,), {"n_in": 8, "n_out": 30, "bias": True}), Op("bn", "batchnorm", (h,), (y,), {"channels": 30, "axis": 0, "epsilon": 1e-5})],
+        [
+            Op("fc", "dense", (x,), (h,), {"n_in": 8, "n_out": 30, "bias": True}),
+            Op("bn", "batchnorm", (h,), (y,), {"channels": 30, "axis": 0, "epsilon": 1e-5}),
+        ],
         [x],
         ["y"],
     )
@@ -461,8 +589,12 @@ def test_unfused_batchnorm_multiplier_limit_and_interval(be):
         row = [r for r in _est(be, g, cfg).layers if r["name"] == bn.name][0]
         assert row["ii_cycles"] == rf
     # fewer multipliers at a higher reuse factor -> no more DSPs
-    d1 = [r for r in _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1}}).layers if r["name"] == "bn"][0]["DSP"]
-    d4 = [r for r in _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4}}).layers if r["name"] == "bn"][0]["DSP"]
+    d1 = [r for r in _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1}}).layers if r["name"] == "bn"][0][
+        "DSP"
+    ]
+    d4 = [r for r in _est(be, g, {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4}}).layers if r["name"] == "bn"][0][
+        "DSP"
+    ]
     assert d4 <= d1 * 8 / 30 + 1e-9
 
 
@@ -487,7 +619,9 @@ def test_transpose_before_flatten_only_where_hls4ml_keeps_it(be):
     buffers the whole tensor: N/C words in, N/W words out."""
     g = conv2d_chain((3, 10, 10), [("conv", 4, 3), ("relu", 0, 0), ("flatten", 0, 0), ("dense", 5, 0)])
     par = be.plan(g, be.resolve_params(None, {}, profile={}))
-    assert [lp.hls_class for lp in par.layers if lp.hls_class == "Transpose" and not lp.ops] == ["Transpose"]  # only the input transpose
+    assert [lp.hls_class for lp in par.layers if lp.hls_class == "Transpose" and not lp.ops] == [
+        "Transpose"
+    ]  # only the input transpose
     st = be.plan(g, be.resolve_params(None, {"io_type": "io_stream"}, profile={}))
     classes = [lp.hls_class for lp in st.layers]
     i = classes.index("Reshape")
@@ -512,7 +646,9 @@ def _ternary_dense(float_model: bool) -> OpGraph:
     prec = OpPrecision(weight=Precision.ternary(), bias=f32, input=f32, output=f32, accum=f32)
     rng = np.random.default_rng(0)
     w = (rng.integers(-1, 2, size=(16, 32)) * 0.037).astype(np.float32)
-    return OpGraph([Op("fc", "dense", (x,), (y,), {"n_in": 32, "n_out": 16, "bias": False}, prec)], [x], ["y"], weights={"fc": {"weight": w}})
+    return OpGraph(
+        [Op("fc", "dense", (x,), (y,), {"n_in": 32, "n_out": 16, "bias": False}, prec)], [x], ["y"], weights={"fc": {"weight": w}}
+    )
 
 
 def test_value_inferred_ternary_weights_cost_what_hls4ml_builds(be):
@@ -525,14 +661,26 @@ def test_value_inferred_ternary_weights_cost_what_hls4ml_builds(be):
     assert w(None) == "ap_fixed<16,6>"
     assert w({"Model": {"Precision": "ap_fixed<16,6>"}}) == "ap_fixed<16,6>"
     assert w(None, {"weight_types": "ir"}) == "ap_fixed<2,2>"
-    assert w({"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {"fc": {"Precision": {"weight": "ap_int<2>"}}}}) == "ap_fixed<2,2>"
-    assert w({"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {"fc": {"Precision": {"weight": "ap_fixed<8,3>"}}}}, {"weight_types": "ir"}) == "ap_fixed<8,3>"
+    assert (
+        w({"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {"fc": {"Precision": {"weight": "ap_int<2>"}}}})
+        == "ap_fixed<2,2>"
+    )
+    assert (
+        w(
+            {"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {"fc": {"Precision": {"weight": "ap_fixed<8,3>"}}}},
+            {"weight_types": "ir"},
+        )
+        == "ap_fixed<8,3>"
+    )
     # the ternary design needs no multipliers, the 16-bit one does
     lut16 = _est(be, g, None)["LUT"]
     lut2 = _est(be, g, None, {"weight_types": "ir"})["LUT"]
     assert lut2 < lut16
     q = _ternary_dense(float_model=False)
-    assert be.plan(q, be.resolve_params({"Model": {"Precision": "ap_fixed<16,6>"}}, {}, profile={})).layers[0].precision["weight"] == "ap_fixed<2,2>"
+    assert (
+        be.plan(q, be.resolve_params({"Model": {"Precision": "ap_fixed<16,6>"}}, {}, profile={})).layers[0].precision["weight"]
+        == "ap_fixed<2,2>"
+    )
     with pytest.raises(ConfigError, match="weight_types"):
         be.resolve_params(None, {"weight_types": "values"}, profile={})
 
@@ -540,11 +688,26 @@ def test_value_inferred_ternary_weights_cost_what_hls4ml_builds(be):
 @pytest.mark.parametrize(
     "model,cfg",
     [
-        ("jet-mlp", {"Model": {"Precision": "ap_fixed<10,4>", "ReuseFactor": 7, "Strategy": "Resource"}, "IOType": "io_parallel"}),
-        ("bitnet-mlp", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_parallel"}),
-        ("cnn-tutorial", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_stream"}),
-        ("braggnn-medium", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4, "Strategy": "Latency"}, "IOType": "io_parallel"}),
-        ("braggnn-small", {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_stream"}),
+        (
+            "jet-mlp",
+            {"Model": {"Precision": "ap_fixed<10,4>", "ReuseFactor": 7, "Strategy": "Resource"}, "IOType": "io_parallel"},
+        ),
+        (
+            "bitnet-mlp",
+            {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_parallel"},
+        ),
+        (
+            "cnn-tutorial",
+            {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_stream"},
+        ),
+        (
+            "braggnn-medium",
+            {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4, "Strategy": "Latency"}, "IOType": "io_parallel"},
+        ),
+        (
+            "braggnn-small",
+            {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "IOType": "io_stream"},
+        ),
         ("jet-mlp", {"Model": {"Precision": "ap_fixed<12,4>", "ReuseFactor": 4, "Strategy": "Resource"}, "IOType": "io_stream"}),
         (
             "bitnet-mlp",
@@ -579,10 +742,33 @@ def test_plan_agrees_with_hls4ml(model, cfg):
 
 def _residual_graph() -> OpGraph:
     """x -> conv(pad 1) -> h; y = conv(pad 1)(h) + conv1x1(h): h is read twice."""
-    x, h, a, b, y = (TensorSpec(n, s) for n, s in (("x", (3, 8, 8)), ("h", (4, 8, 8)), ("a", (4, 8, 8)), ("b", (4, 8, 8)), ("y", (4, 8, 8))))
-    conv = lambda n, i, o, cin, k, p: Op(n, "conv", (i,), (o,), {"dims": 2, "in_channels": cin, "out_channels": 4, "kernel": (k, k), "stride": (1, 1), "pads": (p,) * 4, "dilation": (1, 1), "groups": 1, "bias": True})  # noqa: E731
+    x, h, a, b, y = (
+        TensorSpec(n, s) for n, s in (("x", (3, 8, 8)), ("h", (4, 8, 8)), ("a", (4, 8, 8)), ("b", (4, 8, 8)), ("y", (4, 8, 8)))
+    )
+    conv = lambda n, i, o, cin, k, p: Op(
+        n,
+        "conv",
+        (i,),
+        (o,),
+        {
+            "dims": 2,
+            "in_channels": cin,
+            "out_channels": 4,
+            "kernel": (k, k),
+            "stride": (1, 1),
+            "pads": (p,) * 4,
+            "dilation": (1, 1),
+            "groups": 1,
+            "bias": True,
+        },
+    )  # noqa: E731
     return OpGraph(
-        [conv("c1", x, h, 3, 3, 1), conv("c2", h, a, 4, 3, 1), conv("c3", h, b, 4, 1, 0), Op("add", "elementwise", (a, b), (y,), {"function": "add"})],
+        [
+            conv("c1", x, h, 3, 3, 1),
+            conv("c2", h, a, 4, 3, 1),
+            conv("c3", h, b, 4, 1, 0),
+            Op("add", "elementwise", (a, b), (y,), {"function": "add"}),
+        ],
         [x],
         ["y"],
     )

@@ -59,7 +59,7 @@ def test_dsp_is_a_count_with_weights(be, rf):
     min_digits = int(be.default_params().value("const_mult_dsp_min_csd_digits"))
     dense_rows = [r for r in est.layers if r["op"].startswith("dense")]
     assert len(dense_rows) == 2
-    for row, (name, a) in zip(dense_rows, ws.items()):
+    for row, (_name, a) in zip(dense_rows, ws.items()):
         q = np.clip(np.round(a * 2**10), -(2**15), 2**15 - 1).astype(int).ravel()
         on = sum(1 for v in q if v != 0 and _csd_digits(v) >= min_digits)
         assert row["DSP"] == math.ceil(on / rf)
@@ -90,7 +90,14 @@ def _ln_graph(shape, axis=None, affine=True) -> OpGraph:
     x = TensorSpec("x", tuple(shape))
     y = TensorSpec("y", tuple(shape))
     ax = len(shape) - 1 if axis is None else axis
-    op = Op("ln", "layernorm", (x,), (y,), Attrs({"axis": ax, "size": int(math.prod(shape[ax:])), "epsilon": 1e-5, "affine": affine}), FLOAT32_OP)
+    op = Op(
+        "ln",
+        "layernorm",
+        (x,),
+        (y,),
+        Attrs({"axis": ax, "size": int(math.prod(shape[ax:])), "epsilon": 1e-5, "affine": affine}),
+        FLOAT32_OP,
+    )
     return OpGraph([op], [x], ["y"], name="ln")
 
 
@@ -189,7 +196,9 @@ def test_einsum_plan_agrees_with_hls4ml_conversion(be, tmp_path):
 
     cfg = hls4ml.utils.config_from_pytorch_model(M(), [(4, 8), (8, 6)], granularity="name", backend="Vitis")
     cfg["Model"]["ReuseFactor"] = 4
-    hm = hls4ml.converters.convert_from_pytorch_model(M(), hls_config=cfg, output_dir=str(tmp_path), backend="Vitis", io_type="io_parallel")
+    hm = hls4ml.converters.convert_from_pytorch_model(
+        M(), hls_config=cfg, output_dir=str(tmp_path), backend="Vitis", io_type="io_parallel"
+    )
     (ein,) = [lay for lay in hm.get_layers() if lay.class_name == "Einsum"]
     hm.write()
     ml = int(re.search(r"multiplier_limit = (\d+)", (tmp_path / "firmware" / "parameters.h").read_text()).group(1))

@@ -41,7 +41,10 @@ def test_valid_reuse_factors_hand_cases():
 def test_snap_warning_text_exact():
     rf, w = rules.snap_reuse_factor("_0", 16, 64, 3)
     assert rf == 2
-    assert w == 'WARNING: Invalid ReuseFactor=3 in layer "_0".Using ReuseFactor=2 instead. Valid ReuseFactor(s): 1,2,4,8,16,32,64,128,256,512,1024.'
+    assert (
+        w
+        == 'WARNING: Invalid ReuseFactor=3 in layer "_0".Using ReuseFactor=2 instead. Valid ReuseFactor(s): 1,2,4,8,16,32,64,128,256,512,1024.'
+    )
     assert rules.snap_reuse_factor("x", 16, 64, 4) == (4, None)
 
 
@@ -63,7 +66,9 @@ def test_snap_include_max_rf_false_drops_largest():
 def test_valid_reuse_factors_match_hls4ml():
     be = _hls4ml_backend()
     rnd = random.Random(1)
-    pairs = [(1, 1), (1, 7), (7, 1), (3, 8), (16, 64), (24, 8), (42, 64), (96, 42)] + [(rnd.randint(1, 60), rnd.randint(1, 60)) for _ in range(40)]
+    pairs = [(1, 1), (1, 7), (7, 1), (3, 8), (16, 64), (24, 8), (42, 64), (96, 42)] + [
+        (rnd.randint(1, 60), rnd.randint(1, 60)) for _ in range(40)
+    ]
     for n_in, n_out in pairs:
         assert list(rules.valid_reuse_factors(n_in, n_out)) == be.get_valid_reuse_factors(n_in, n_out), (n_in, n_out)
 
@@ -106,7 +111,13 @@ def test_validate_reuse_factor_matches_hls4ml_exhaustively_small():
 
 @pytest.mark.parametrize(
     ("default", "n_in", "expected"),
-    [("ap_fixed<16,6>", 16, (37, 17)), ("ap_fixed<16,6>", 64, (39, 19)), ("ap_fixed<16,6>", 32, (38, 18)), ("ap_fixed<8,3>", 16, (21, 11)), ("ap_fixed<8,3>", 64, (23, 13))],
+    [
+        ("ap_fixed<16,6>", 16, (37, 17)),
+        ("ap_fixed<16,6>", 64, (39, 19)),
+        ("ap_fixed<16,6>", 32, (38, 18)),
+        ("ap_fixed<8,3>", 16, (21, 11)),
+        ("ap_fixed<8,3>", 64, (23, 13)),
+    ],
 )
 def test_infer_dense_accum_precision(default, n_in, expected):
     t = FixedType.parse(default)
@@ -155,7 +166,9 @@ def test_plan_matches_hls4ml_conversion():
     from hwsim.backends.fpga.graphs import mlp
 
     m = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU(), torch.nn.Linear(64, 5))
-    cfg = hls4ml.utils.config_from_pytorch_model(m, input_shape=(16,), granularity="name", backend="Vitis", default_precision="ap_fixed<8,3>", default_reuse_factor=3)
+    cfg = hls4ml.utils.config_from_pytorch_model(
+        m, input_shape=(16,), granularity="name", backend="Vitis", default_precision="ap_fixed<8,3>", default_reuse_factor=3
+    )
     cfg["Model"]["Strategy"] = "Resource"
     with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(io.StringIO()):
         hm = hls4ml.converters.convert_from_pytorch_model(m, hls_config=cfg, output_dir=d, backend="Vitis", io_type="io_parallel")

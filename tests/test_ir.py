@@ -53,7 +53,17 @@ def test_counts_dense_and_conv():
         CONV,
         (x,),
         (TensorSpec("y", (8, 9, 9)),),
-        {"dims": 2, "in_channels": 3, "out_channels": 8, "kernel": (3, 3), "stride": (1, 1), "pads": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1, "bias": True},
+        {
+            "dims": 2,
+            "in_channels": 3,
+            "out_channels": 8,
+            "kernel": (3, 3),
+            "stride": (1, 1),
+            "pads": (0, 0, 0, 0),
+            "dilation": (1, 1),
+            "groups": 1,
+            "bias": True,
+        },
     )
     assert conv.n_params == 8 * 3 * 9 + 8
     assert conv.macs == 81 * 8 * 3 * 9

@@ -106,7 +106,9 @@ def test_vectorised_fpga_nacopt_space_and_reuse():
 def test_vectorised_fpga_refusals():
     sp = SearchSpace.load("deepsets")
     with pytest.raises(ConfigError, match="LayerName"):
-        V.FpgaPopulation(sp, config={"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1}, "LayerName": {"dense_0": {"ReuseFactor": 2}}})
+        V.FpgaPopulation(
+            sp, config={"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1}, "LayerName": {"dense_0": {"ReuseFactor": 2}}}
+        )
     br = SearchSpace.load("braggnn")
     pop = V.FpgaPopulation(br)
     with pytest.raises(ConfigError, match="conv2d"):

@@ -176,7 +176,12 @@ class Estimate:
 
 
 def unsupported_entry(op: Op, reason: str) -> dict[str, str]:
-    return {"name": op.name, "op": op.kind + (f":{op.function}" if op.function else ""), "origin": ",".join(op.origin), "reason": reason}
+    return {
+        "name": op.name,
+        "op": op.kind + (f":{op.function}" if op.function else ""),
+        "origin": ",".join(op.origin),
+        "reason": reason,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,7 +246,9 @@ class BackendBase:
                 if key not in params:
                     raise ConfigError(f"profile {pid}: constant {key!r} is not a parameter of backend {self.name!r}")
                 value = raw.get("value") if isinstance(raw, Mapping) else raw
-                changes[key] = Param(coerce_like(params[key].value, value, key), f"fit (profile {pid})", params[key].unit, params[key].doc)
+                changes[key] = Param(
+                    coerce_like(params[key].value, value, key), f"fit (profile {pid})", params[key].unit, params[key].doc
+                )
         params = params.updated(changes)
         changes = {}
         for source, mapping in (("config", config or {}), ("--set", overrides)):
@@ -249,7 +256,9 @@ class BackendBase:
                 if key not in params:
                     known = ", ".join(sorted(params)) or "none"
                     raise ConfigError(f"unknown option {key!r} for backend {self.name!r} (known: {known})")
-                changes[key] = Param(coerce_like(params[key].value, raw, key), f"user ({source})", params[key].unit, params[key].doc)
+                changes[key] = Param(
+                    coerce_like(params[key].value, raw, key), f"user ({source})", params[key].unit, params[key].doc
+                )
         return params.updated(changes)
 
     def prepare(self, graph: OpGraph, params: Params) -> OpGraph:
@@ -271,7 +280,9 @@ class BackendBase:
             "description": self.description,
             "claims": sorted(self.claims),
             "totals": list(self.totals_keys),
-            "options": {k: {"default": _jsonable(p.value), "unit": p.unit, "doc": p.doc} for k, p in self.default_params().items()},
+            "options": {
+                k: {"default": _jsonable(p.value), "unit": p.unit, "doc": p.doc} for k, p in self.default_params().items()
+            },
         }
 
 
@@ -280,7 +291,12 @@ def coerce_like(default: Any, raw: Any, key: str) -> Any:
     if not isinstance(raw, str):
         if isinstance(default, bool) and not isinstance(raw, bool):
             raise ConfigError(f"option {key!r}: expected true/false, got {raw!r}")
-        if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if (
+            isinstance(default, (int, float))
+            and not isinstance(default, bool)
+            and isinstance(raw, (int, float))
+            and not isinstance(raw, bool)
+        ):
             if isinstance(default, int) and isinstance(raw, float) and not raw.is_integer():
                 raise ConfigError(f"option {key!r}: expected an integer, got {raw!r}")
             return type(default)(raw)

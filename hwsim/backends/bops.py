@@ -77,7 +77,12 @@ class BopsBackend(BackendBase):
                 "weight_bits": Param(0, "option; 0 = from the IR (float32 = 32 bits, ternary = 2, binary = 1)", "bit", "b_w"),
                 "act_bits": Param(0, "option; 0 = from the IR", "bit", "b_a"),
                 "sparsity": Param(-1.0, "option; -1 = read from the weights (fraction of exact zeros)", "", "1 - p"),
-                "count_rows": Param(True, f"assumption: {PAPER} does not say how a layer applied per particle is counted", "", "count a dense layer once per row it is applied to"),
+                "count_rows": Param(
+                    True,
+                    f"assumption: {PAPER} does not say how a layer applied per particle is counted",
+                    "",
+                    "count a dense layer once per row it is applied to",
+                ),
             }
         )
 
@@ -134,7 +139,12 @@ class BopsBackend(BackendBase):
         else:
             counted = False
         info["counted"] = counted
-        return OpCost(op.name, op.kind + (f":{op.function}" if op.function else ""), {"bops": bops, "macs": float(op.macs), "params": float(op.n_params)}, info)
+        return OpCost(
+            op.name,
+            op.kind + (f":{op.function}" if op.function else ""),
+            {"bops": bops, "macs": float(op.macs), "params": float(op.n_params)},
+            info,
+        )
 
     def aggregate(self, graph: OpGraph, costs: Sequence[OpCost], params: Params) -> Estimate:
         totals = {

@@ -186,7 +186,18 @@ FPGA_CHAIN_KINDS = frozenset({"linear", "batchnorm", "act", "reduce"})
 #: totals :meth:`FpgaPopulation.cost` returns (as the fpga backend's Estimate.totals, plus
 #: ``ii_s`` as hwsim.search.objective.metrics_from_estimate derives it)
 FPGA_TOTALS = (
-    "latency_cycles", "ii_cycles", "latency_s", "ii_s", "DSP", "LUT", "FF", "BRAM_18K", "DSP_pct", "LUT_pct", "FF_pct", "BRAM_18K_pct",
+    "latency_cycles",
+    "ii_cycles",
+    "latency_s",
+    "ii_s",
+    "DSP",
+    "LUT",
+    "FF",
+    "BRAM_18K",
+    "DSP_pct",
+    "LUT_pct",
+    "FF_pct",
+    "BRAM_18K_pct",
 )
 
 
@@ -210,7 +221,9 @@ class FpgaPopulation:
     compare it with ``Objective('fpga').cost`` on random candidates.
     """
 
-    def __init__(self, space: SearchSpace, overrides: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, overrides: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None
+    ) -> None:
         from hwsim.api import resolve
         from hwsim.backends.fpga import FpgaBackend
         from hwsim.backends.fpga.rules import FixedType
@@ -253,7 +266,9 @@ class FpgaPopulation:
             for op in ops:
                 sup = self.backend.supports(op)
                 if not sup.ok:
-                    raise ConfigError(f"{self.space.name}: the fpga backend does not cost {op.kind} {op.function or ''} ({sup.reason})")
+                    raise ConfigError(
+                        f"{self.space.name}: the fpga backend does not cost {op.kind} {op.function or ''} ({sup.reason})"
+                    )
             self._unit_ops[layers] = ops
         ids: list[int] = []
         t = in_t
@@ -264,7 +279,17 @@ class FpgaPopulation:
             lc = self.backend._cost(geo, self.consts, self.dev, self.cfg)
             oc = self.backend._opcost(lp.name, op, lp, lc, self.consts)
             v = oc.values
-            self._rows.append((lc.latency, max(lc.ii, 1), lc.stream_depth, float(v["DSP"]), float(v["LUT"]), float(v["FF"]), float(v["BRAM_18K"])))
+            self._rows.append(
+                (
+                    lc.latency,
+                    max(lc.ii, 1),
+                    lc.stream_depth,
+                    float(v["DSP"]),
+                    float(v["LUT"]),
+                    float(v["FF"]),
+                    float(v["BRAM_18K"]),
+                )
+            )
             self._style_key.append((lp.hls_class, geo["config_strategy"], int(lp.extra.get("n_partitions", 1))))
             ids.append(len(self._rows) - 1)
             t = geo["result_t"]
@@ -285,7 +310,9 @@ class FpgaPopulation:
         while i < n:
             lay = layers[i]
             if lay.kind not in FPGA_CHAIN_KINDS:
-                raise ConfigError(f"{self.space.name}: the vectorised fpga path handles {sorted(FPGA_CHAIN_KINDS)} layers, not {lay.kind!r}")
+                raise ConfigError(
+                    f"{self.space.name}: the vectorised fpga path handles {sorted(FPGA_CHAIN_KINDS)} layers, not {lay.kind!r}"
+                )
             j = i + 2 if (lay.kind == "linear" and i + 1 < n and layers[i + 1].kind == "batchnorm") else i + 1
             uid, t, pack = self._unit(tuple(layers[i:j]), t, pack)
             ids.extend(uid)

@@ -73,10 +73,23 @@ def get_device(part: str) -> _m.Device:
     cat = load_devices()
     parts = cat["parts"]
     if part not in parts:
-        raise ConfigError(f"Part: unknown FPGA part {part!r} (known: {', '.join(sorted(parts))}); add it to hwsim/backends/fpga/devices.json")
+        raise ConfigError(
+            f"Part: unknown FPGA part {part!r} (known: {', '.join(sorted(parts))}); add it to hwsim/backends/fpga/devices.json"
+        )
     d = parts[part]
     dt = cat["dsp_types"][d["dsp_type"]]
-    return _m.Device(part, d["family"], int(d["LUT"]), int(d["FF"]), int(d["DSP"]), int(d["BRAM_18K"]), int(d.get("URAM", 0)), d["dsp_type"], int(dt["a_bits"]), int(dt["b_bits"]))
+    return _m.Device(
+        part,
+        d["family"],
+        int(d["LUT"]),
+        int(d["FF"]),
+        int(d["DSP"]),
+        int(d["BRAM_18K"]),
+        int(d.get("URAM", 0)),
+        d["dsp_type"],
+        int(dt["a_bits"]),
+        int(dt["b_bits"]),
+    )
 
 
 def _fittable() -> dict[str, list[str]]:
@@ -114,12 +127,37 @@ class FpgaBackend(BackendBase):
     """hls4ml on AMD/Xilinx FPGAs (Vivado HLS / Vitis HLS), per-layer analytical model."""
 
     name: ClassVar[str] = "fpga"
-    description: ClassVar[str] = "hls4ml 1.3.0 on AMD FPGAs: exact reuse-factor/precision/pipeline rules, cycles, DSP, LUT, FF, BRAM_18K"
+    description: ClassVar[str] = (
+        "hls4ml 1.3.0 on AMD FPGAs: exact reuse-factor/precision/pipeline rules, cycles, DSP, LUT, FF, BRAM_18K"
+    )
     claims: ClassVar[frozenset[str]] = frozenset(
-        {"dense", "conv", "batchnorm", "activation", "pool", "global_pool", "reduce", "elementwise", "concat", "reshape", "layernorm", "matmul"}
+        {
+            "dense",
+            "conv",
+            "batchnorm",
+            "activation",
+            "pool",
+            "global_pool",
+            "reduce",
+            "elementwise",
+            "concat",
+            "reshape",
+            "layernorm",
+            "matmul",
+        }
     )
     totals_keys: ClassVar[tuple[str, ...]] = (
-        "latency_cycles", "ii_cycles", "latency_s", "DSP", "LUT", "FF", "BRAM_18K", "DSP_pct", "LUT_pct", "FF_pct", "BRAM_18K_pct",
+        "latency_cycles",
+        "ii_cycles",
+        "latency_s",
+        "DSP",
+        "LUT",
+        "FF",
+        "BRAM_18K",
+        "DSP_pct",
+        "LUT_pct",
+        "FF_pct",
+        "BRAM_18K_pct",
     )
     passes: ClassVar[tuple[str, ...]] = ("drop_identities", "fold_batchnorm")
     #: metric -> names of the constants its linear model uses (calibration fits these)
@@ -135,7 +173,9 @@ class FpgaBackend(BackendBase):
         d: dict[str, Param] = {}
         for key, (val, unit, doc) in _OPTION_DEFAULTS.items():
             d[key] = Param(val, "default (hls4ml)", unit, doc)
-        d["hls_config"] = Param({}, "default: hls4ml config_from_*_model(granularity='name') ('auto' types)", "", "the hls4ml configuration dict")
+        d["hls_config"] = Param(
+            {}, "default: hls4ml config_from_*_model(granularity='name') ('auto' types)", "", "the hls4ml configuration dict"
+        )
         consts = load_constants()
         for section in ("rule", "fit"):
             for name, c in consts[section].items():
@@ -215,7 +255,10 @@ class FpgaBackend(BackendBase):
             p = params[k]
             changes[k] = Param(coerce_like(p.value, raw, k), "user (--set)", p.unit, p.doc)
         out = params.updated(changes)
-        self._ctx_cache[id(out)] = (out, (cfg, {k: out[k].value for k in out if k not in _OPTION_DEFAULTS and k != "hls_config"}, get_device(cfg.part)))
+        self._ctx_cache[id(out)] = (
+            out,
+            (cfg, {k: out[k].value for k in out if k not in _OPTION_DEFAULTS and k != "hls_config"}, get_device(cfg.part)),
+        )
         if len(self._ctx_cache) > 256:
             self._ctx_cache.pop(next(iter(self._ctx_cache)))
         return out
@@ -280,7 +323,11 @@ class FpgaBackend(BackendBase):
         if skip:
             from dataclasses import replace
 
-            plan = replace(plan, warnings=plan.warnings + tuple(f"op {n!r} is not implemented by hls4ml: left out of the plan" for n in sorted(skip)))
+            plan = replace(
+                plan,
+                warnings=plan.warnings
+                + tuple(f"op {n!r} is not implemented by hls4ml: left out of the plan" for n in sorted(skip)),
+            )
         return plan
 
     # ------------------------------------------------------------------ costs
@@ -317,7 +364,16 @@ class FpgaBackend(BackendBase):
         # warning-free cost is reused under the new name
         skey = None
         if not cfg.layer_name:
-            skey = ("anon", op.kind, op.attrs, tuple(t.shape for t in op.inputs), tuple(t.shape for t in op.outputs), op.precision, op.sparsity, id(params))
+            skey = (
+                "anon",
+                op.kind,
+                op.attrs,
+                tuple(t.shape for t in op.inputs),
+                tuple(t.shape for t in op.outputs),
+                op.precision,
+                op.sparsity,
+                id(params),
+            )
             shit = self._op_cache.get(skey)
             if shit is not None and shit[0] is params:
                 from dataclasses import replace
@@ -363,7 +419,9 @@ class FpgaBackend(BackendBase):
         if op is not None:
             label = op.kind + (f":{op.function}" if op.function else "")
         else:  # hls4ml-inserted: Transpose before a Flatten, Clone of a stream read twice, ZeroPadding
-            label = {"Transpose": "reshape:transpose", "Clone": "clone"}.get(lp.hls_class, "pad" if lp.hls_class.startswith("ZeroPadding") else lp.hls_class.lower())
+            label = {"Transpose": "reshape:transpose", "Clone": "clone"}.get(
+                lp.hls_class, "pad" if lp.hls_class.startswith("ZeroPadding") else lp.hls_class.lower()
+            )
         return OpCost(name=name, op=label, values=values, info=info, warnings=lp.warnings)
 
     def features(self, op: Op, params: Params) -> Mapping[str, float]:
@@ -434,7 +492,9 @@ class FpgaBackend(BackendBase):
         totals["over_budget"] = over
         warnings = list(plan.warnings)
         for k in over:
-            warnings.append(f"over budget: {k} {totals[k]:g} exceeds the {getattr(dev, k)} of {cfg.part} ({totals[k + '_pct']:.1f} %)")
+            warnings.append(
+                f"over budget: {k} {totals[k]:g} exceeds the {getattr(dev, k)} of {cfg.part} ({totals[k + '_pct']:.1f} %)"
+            )
         return Estimate(
             backend=self.name,
             model=graph.name,
@@ -447,7 +507,9 @@ class FpgaBackend(BackendBase):
         )
 
 
-def _compose(style: str, io_type: str, layers: Sequence[LayerPlan], lcs: Sequence[_m.LayerCost], c: Mapping[str, float]) -> tuple[int, int]:
+def _compose(
+    style: str, io_type: str, layers: Sequence[LayerPlan], lcs: Sequence[_m.LayerCost], c: Mapping[str, float]
+) -> tuple[int, int]:
     """Top-level (latency, II) in cycles."""
     if not lcs:
         return 0, 0

@@ -31,11 +31,36 @@ from hwsim.errors import ConfigError
 
 from .rules import FixedType
 
-STRATEGIES = {"latency": "latency", "resource": "resource", "resource_unrolled": "resource_unrolled", "distributed_arithmetic": "distributed_arithmetic", "da": "distributed_arithmetic"}
+STRATEGIES = {
+    "latency": "latency",
+    "resource": "resource",
+    "resource_unrolled": "resource_unrolled",
+    "distributed_arithmetic": "distributed_arithmetic",
+    "da": "distributed_arithmetic",
+}
 IO_TYPES = ("io_parallel", "io_stream")
 BACKENDS = {"vivado": "Vivado", "vitis": "Vitis"}
 PIPELINE_STYLES = ("auto", "pipeline", "dataflow")
-TOP_KEYS = {"Model", "LayerName", "LayerType", "Part", "ClockPeriod", "IOType", "Backend", "InputShape", "OutputDir", "ProjectName", "PytorchModel", "OnnxModel", "KerasModel", "HLSConfig", "ClockUncertainty", "InputData", "OutputPredictions", "Version"}
+TOP_KEYS = {
+    "Model",
+    "LayerName",
+    "LayerType",
+    "Part",
+    "ClockPeriod",
+    "IOType",
+    "Backend",
+    "InputShape",
+    "OutputDir",
+    "ProjectName",
+    "PytorchModel",
+    "OnnxModel",
+    "KerasModel",
+    "HLSConfig",
+    "ClockUncertainty",
+    "InputData",
+    "OutputPredictions",
+    "Version",
+}
 
 
 def _norm(name: str) -> str:
@@ -53,7 +78,9 @@ def parse_precision(value: Any, key: str) -> str:
     try:
         FixedType.parse(value)
     except ValueError:
-        raise ConfigError(f"{key}: cannot read precision {value!r} (expected ap_fixed<W,I>, ap_int<W>, fixed<W,I,...>, float or auto)") from None
+        raise ConfigError(
+            f"{key}: cannot read precision {value!r} (expected ap_fixed<W,I>, ap_int<W>, fixed<W,I,...>, float or auto)"
+        ) from None
     return value.strip()
 
 
@@ -108,7 +135,9 @@ def _layer_config(d: Any, where: str) -> LayerConfig:
     st = _strategy(d["Strategy"], f"{where}.Strategy") if "Strategy" in d else None
     pf = _positive_int(d["ParallelizationFactor"], f"{where}.ParallelizationFactor") if "ParallelizationFactor" in d else None
     ts = _positive_int(d["TableSize"], f"{where}.TableSize") if "TableSize" in d else None
-    types = {str(k)[:-2]: parse_precision(v, f"{where}.{k}") for k, v in d.items() if str(k).endswith("_t") and isinstance(v, str)}
+    types = {
+        str(k)[:-2]: parse_precision(v, f"{where}.{k}") for k, v in d.items() if str(k).endswith("_t") and isinstance(v, str)
+    }
     return LayerConfig(prec, rf, st, pf, ts, types)
 
 
@@ -207,7 +236,9 @@ def parse_config(cfg: Mapping[str, Any] | None) -> FpgaConfig:
     if "ChannelsLastConversion" in model:
         clc = str(model["ChannelsLastConversion"]).strip().lower()
         if clc not in ("full", "internal", "off"):
-            raise ConfigError(f"Model.ChannelsLastConversion: expected full, internal or off, got {model['ChannelsLastConversion']!r}")
+            raise ConfigError(
+                f"Model.ChannelsLastConversion: expected full, internal or off, got {model['ChannelsLastConversion']!r}"
+            )
         kw["channels_last_conversion"] = clc
     if "PipelineStyle" in model:
         ps = str(model["PipelineStyle"]).lower()
@@ -248,7 +279,17 @@ def parse_config(cfg: Mapping[str, Any] | None) -> FpgaConfig:
 # --set shortcuts
 # ---------------------------------------------------------------------------------------------
 
-SHORTCUTS = ("reuse_factor", "strategy", "precision", "io_type", "part", "clock_period_ns", "backend", "pipeline_style", "weight_types")
+SHORTCUTS = (
+    "reuse_factor",
+    "strategy",
+    "precision",
+    "io_type",
+    "part",
+    "clock_period_ns",
+    "backend",
+    "pipeline_style",
+    "weight_types",
+)
 WEIGHT_TYPES = ("hls4ml", "ir")
 
 

@@ -9,7 +9,14 @@ from typing import Any
 from hwsim.ir import Attrs, Op, OpGraph, TensorSpec
 
 
-def mlp(widths: Sequence[int], activation: str | None = "relu", final: str | None = None, name: str = "mlp", rows: int = 1, sparsity: float = 0.0) -> OpGraph:
+def mlp(
+    widths: Sequence[int],
+    activation: str | None = "relu",
+    final: str | None = None,
+    name: str = "mlp",
+    rows: int = 1,
+    sparsity: float = 0.0,
+) -> OpGraph:
     """Dense widths[0] -> widths[1] -> ... with ``activation`` between layers and ``final``
     after the last one. ``rows`` > 1 applies the MLP to each of ``rows`` items (Deep Sets φ)."""
     shape = (rows,) if rows > 1 else ()
@@ -19,7 +26,16 @@ def mlp(widths: Sequence[int], activation: str | None = "relu", final: str | Non
     n = len(widths) - 1
     for i in range(n):
         out = TensorSpec(f"d{i}", shape + (int(widths[i + 1]),))
-        ops.append(Op(f"dense_{i}", "dense", (cur,), (out,), Attrs({"n_in": int(widths[i]), "n_out": int(widths[i + 1]), "bias": True}), sparsity=sparsity))
+        ops.append(
+            Op(
+                f"dense_{i}",
+                "dense",
+                (cur,),
+                (out,),
+                Attrs({"n_in": int(widths[i]), "n_out": int(widths[i + 1]), "bias": True}),
+                sparsity=sparsity,
+            )
+        )
         cur = out
         act = activation if i < n - 1 else final
         if act:
@@ -44,12 +60,40 @@ def conv2d_chain(in_shape: Sequence[int], layers: Sequence[tuple[str, int, int]]
         if kind == "conv":
             oh, ow = h - k + 1, w - k + 1
             out = TensorSpec(f"t{i}", (n, oh, ow))
-            ops.append(Op(f"conv_{i}", "conv", (cur,), (out,), Attrs({"dims": 2, "in_channels": c, "out_channels": n, "kernel": (k, k), "stride": (1, 1), "pads": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1, "bias": False})))
+            ops.append(
+                Op(
+                    f"conv_{i}",
+                    "conv",
+                    (cur,),
+                    (out,),
+                    Attrs(
+                        {
+                            "dims": 2,
+                            "in_channels": c,
+                            "out_channels": n,
+                            "kernel": (k, k),
+                            "stride": (1, 1),
+                            "pads": (0, 0, 0, 0),
+                            "dilation": (1, 1),
+                            "groups": 1,
+                            "bias": False,
+                        }
+                    ),
+                )
+            )
             c, h, w = n, oh, ow
         elif kind == "maxpool":
             oh, ow = h // k, w // k
             out = TensorSpec(f"t{i}", (c, oh, ow))
-            ops.append(Op(f"pool_{i}", "pool", (cur,), (out,), Attrs({"function": "max", "dims": 2, "kernel": (k, k), "stride": (k, k), "pads": (0, 0, 0, 0)})))
+            ops.append(
+                Op(
+                    f"pool_{i}",
+                    "pool",
+                    (cur,),
+                    (out,),
+                    Attrs({"function": "max", "dims": 2, "kernel": (k, k), "stride": (k, k), "pads": (0, 0, 0, 0)}),
+                )
+            )
             h, w = oh, ow
         elif kind in ("relu", "softmax"):
             out = TensorSpec(f"t{i}", cur.shape)

@@ -105,7 +105,9 @@ def support_reason(op: Op) -> str:
     if k == ACTIVATION:
         if op.function in SUPPORTED_ACTS:
             return ""
-        return _NO_ACT_REASON.get(op.function, f"activation {op.function!r} has no hls4ml implementation on the Vivado/Vitis backend")
+        return _NO_ACT_REASON.get(
+            op.function, f"activation {op.function!r} has no hls4ml implementation on the Vivado/Vitis backend"
+        )
     if k == LAYERNORM:
         shape = tuple(op.input_shape)
         if len(shape) != 2 or int(op.attrs.get("axis", -1)) % max(len(shape), 1) != len(shape) - 1:
@@ -115,7 +117,9 @@ def support_reason(op: Op) -> str:
                 f"elements of a {shape} input"
             )
         if not bool(op.attrs.get("affine", True)):
-            return "hls4ml 1.3.0 LayerNormalization needs the affine weight and bias (its converter reads nn.LayerNorm.weight/.bias)"
+            return (
+                "hls4ml 1.3.0 LayerNormalization needs the affine weight and bias (its converter reads nn.LayerNorm.weight/.bias)"
+            )
         return ""
     if k == MATMUL:
         if len(op.inputs) != 2:
@@ -283,9 +287,7 @@ class _Types:
     table: FixedType | None = None
 
 
-def _resolve_type(
-    tname: str, ln: LayerConfig | None, lt: LayerConfig | None, cfg: FpgaConfig, auto_names: Sequence[str]
-) -> str:
+def _resolve_type(tname: str, ln: LayerConfig | None, lt: LayerConfig | None, cfg: FpgaConfig, auto_names: Sequence[str]) -> str:
     """The precision string hls4ml would take for type ``tname`` of a layer ('auto' allowed):
     LayerName, then LayerType, then the Model section, then 'auto' (hwsim default config =
     config_from_*_model(granularity='name')) or the Model default. An ``accum_t`` key of the
@@ -315,7 +317,9 @@ def _attr_type(tname: str, ln: LayerConfig | None, lt: LayerConfig | None) -> st
     return None
 
 
-def _table_type(tname: str, ln: LayerConfig | None, lt: LayerConfig | None, default_t: FixedType, default: FixedType) -> FixedType:
+def _table_type(
+    tname: str, ln: LayerConfig | None, lt: LayerConfig | None, default_t: FixedType, default: FixedType
+) -> FixedType:
     """An activation's table type as hls4ml 1.3.0 sets it: a ``<tname>_t`` key of the layer
     entry, else the backend's attribute default (``TypeAttribute('table', default=18,8)``,
     exp/inv tables 18,8 RND SAT); 'auto' -> the Model default (infer_precision fallback)."""
@@ -325,12 +329,18 @@ def _table_type(tname: str, ln: LayerConfig | None, lt: LayerConfig | None, defa
     return default if s == "auto" else FixedType.parse(s)
 
 
-def _ignored_table_precisions(names: Sequence[str], ln: LayerConfig | None, lt: LayerConfig | None, cfg: FpgaConfig, tnames: Sequence[str]) -> list[str]:
+def _ignored_table_precisions(
+    names: Sequence[str], ln: LayerConfig | None, lt: LayerConfig | None, cfg: FpgaConfig, tnames: Sequence[str]
+) -> list[str]:
     """Warnings for ``Precision: {table: ...}``-style entries hls4ml 1.3.0 does not apply
     (only when they differ from the 18,8 default hls4ml uses instead)."""
     out = []
     for tname in tnames:
-        for where, prec in (("LayerName", ln.precision if ln else {}), ("LayerType", lt.precision if lt else {}), ("Model", cfg.model_precision)):
+        for where, prec in (
+            ("LayerName", ln.precision if ln else {}),
+            ("LayerType", lt.precision if lt else {}),
+            ("Model", cfg.model_precision),
+        ):
             v = prec.get(tname)
             if v is None or v == "auto":
                 continue
@@ -442,8 +452,17 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
             # the same layer under another name (search candidates name ops by position):
             # without LayerName entries the name changes only LayerPlan.name/aliases and the
             # warnings' text, so a warning-free plan is reused, renamed
-            akey = ("anon", op.kind, op.attrs, tuple(t.shape for t in op.inputs), tuple(t.shape for t in op.outputs),
-                    op.precision, op.sparsity, tuple(in_types), id(wkey) if wkey is not None else None)
+            akey = (
+                "anon",
+                op.kind,
+                op.attrs,
+                tuple(t.shape for t in op.inputs),
+                tuple(t.shape for t in op.outputs),
+                op.precision,
+                op.sparsity,
+                tuple(in_types),
+                id(wkey) if wkey is not None else None,
+            )
             ahit = memo.get(akey)
             if ahit is not None and ahit[2] is wkey:
                 names = name_aliases(op)
@@ -491,7 +510,9 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
             for t in op.outputs:
                 n_use = _stream_uses(graph, t.name)
                 if n_use > 1:
-                    c_lp, c_g = _clone_layer(lp.name, lp.extra.get("aliases", ()), t.shape, g["result_t"], packs[t.name], n_use, cfg)
+                    c_lp, c_g = _clone_layer(
+                        lp.name, lp.extra.get("aliases", ()), t.shape, g["result_t"], packs[t.name], n_use, cfg
+                    )
                     layers.append(c_lp)
                     geo[c_lp.name] = c_g
     # ChannelsLastConversion 'full' (io_parallel): hls4ml transposes every input of rank >= 2
@@ -505,15 +526,30 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
                 ft = tensor_types[t.name]
                 pre.append(
                     LayerPlan(
-                        name=f"transpose_input_for_{t.name}", hls_class="Transpose", ops=(), n_in=n, n_out=n,
-                        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+                        name=f"transpose_input_for_{t.name}",
+                        hls_class="Transpose",
+                        ops=(),
+                        n_in=n,
+                        n_out=n,
+                        reuse_factor_requested=cfg.reuse_factor,
+                        reuse_factor=cfg.reuse_factor,
                         precision={"result": str(ft)},
-                        extra={"inserted_by": "hls4ml ChannelsLastConversion=full", "free": True, "aliases": ("transpose_input_for_x", "transpose_input_for_input_1")},
+                        extra={
+                            "inserted_by": "hls4ml ChannelsLastConversion=full",
+                            "free": True,
+                            "aliases": ("transpose_input_for_x", "transpose_input_for_input_1"),
+                        },
                     )
                 )
         layers = pre + layers
     style, w = rules.pipeline_style(
-        cfg.io_type, [(lp.hls_class, geo[lp.name]["config_strategy"], int(lp.extra.get("n_partitions", 1))) for lp in layers if lp.name in geo], cfg.pipeline_style
+        cfg.io_type,
+        [
+            (lp.hls_class, geo[lp.name]["config_strategy"], int(lp.extra.get("n_partitions", 1)))
+            for lp in layers
+            if lp.name in geo
+        ],
+        cfg.pipeline_style,
     )
     if w:
         warnings.append(w)
@@ -573,16 +609,40 @@ def _zero_padding_layer(op: Op, lp: LayerPlan, cfg: FpgaConfig, in_t: FixedType)
     n_in = int(math.prod(shape))
     n_out = ch * out_h * out_w
     zlp = LayerPlan(
-        name=pre + lp.name, hls_class=cls, ops=(), n_in=n_in, n_out=n_out,
-        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+        name=pre + lp.name,
+        hls_class=cls,
+        ops=(),
+        n_in=n_in,
+        n_out=n_out,
+        reuse_factor_requested=cfg.reuse_factor,
+        reuse_factor=cfg.reuse_factor,
         precision={"result": str(in_t)},
-        extra={"inserted_by": "hls4ml InsertZeroPaddingBeforeConv (io_stream)", "aliases": tuple(pre + a for a in lp.extra.get("aliases", ())), "input": str(in_t), "before": op.name},
+        extra={
+            "inserted_by": "hls4ml InsertZeroPaddingBeforeConv (io_stream)",
+            "aliases": tuple(pre + a for a in lp.extra.get("aliases", ())),
+            "input": str(in_t),
+            "before": op.name,
+        },
     )
     zg: dict[str, Any] = {
-        "kind": "zeropad", "function": "zeropad", "hls_class": cls, "config_strategy": cfg.strategy, "strategy": "latency",
-        "input_t": in_t, "in_types": (in_t,), "result_t": in_t, "n_elements": n_out,
-        "in_pixels": n_in // max(1, ch), "in_channels": ch, "out_pixels": out_h * out_w, "out_channels": ch, "out_w": out_w,
-        "in_w": shape[-1], "reuse_factor": cfg.reuse_factor, "multiplier_limit": 0, "n_partitions": 1,
+        "kind": "zeropad",
+        "function": "zeropad",
+        "hls_class": cls,
+        "config_strategy": cfg.strategy,
+        "strategy": "latency",
+        "input_t": in_t,
+        "in_types": (in_t,),
+        "result_t": in_t,
+        "n_elements": n_out,
+        "in_pixels": n_in // max(1, ch),
+        "in_channels": ch,
+        "out_pixels": out_h * out_w,
+        "out_channels": ch,
+        "out_w": out_w,
+        "in_w": shape[-1],
+        "reuse_factor": cfg.reuse_factor,
+        "multiplier_limit": 0,
+        "n_partitions": 1,
     }
     return zlp, zg
 
@@ -601,16 +661,41 @@ def _clone_layer(
     n = int(math.prod(shape)) if shape else 1
     pack = int(max(1, pack))
     lp = LayerPlan(
-        name=f"clone_{layer}", hls_class="Clone", ops=(), n_in=n, n_out=n,
-        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+        name=f"clone_{layer}",
+        hls_class="Clone",
+        ops=(),
+        n_in=n,
+        n_out=n,
+        reuse_factor_requested=cfg.reuse_factor,
+        reuse_factor=cfg.reuse_factor,
         precision={"result": str(t)},
-        extra={"inserted_by": "hls4ml CloneOutput (io_stream)", "aliases": tuple(f"clone_{a}" for a in aliases), "input": str(t), "copies": n_copies},
+        extra={
+            "inserted_by": "hls4ml CloneOutput (io_stream)",
+            "aliases": tuple(f"clone_{a}" for a in aliases),
+            "input": str(t),
+            "copies": n_copies,
+        },
     )
     g: dict[str, Any] = {
-        "kind": "clone", "function": "clone", "hls_class": "Clone", "config_strategy": cfg.strategy, "strategy": "latency",
-        "input_t": t, "in_types": (t,), "result_t": t, "n_elements": n, "in_pack": pack, "n_copies": int(n_copies),
-        "in_pixels": -(-n // pack), "in_channels": pack, "out_pixels": -(-n // pack), "out_channels": pack,
-        "in_w": int(shape[-1]) if shape else 1, "reuse_factor": cfg.reuse_factor, "multiplier_limit": 0, "n_partitions": 1,
+        "kind": "clone",
+        "function": "clone",
+        "hls_class": "Clone",
+        "config_strategy": cfg.strategy,
+        "strategy": "latency",
+        "input_t": t,
+        "in_types": (t,),
+        "result_t": t,
+        "n_elements": n,
+        "in_pack": pack,
+        "n_copies": int(n_copies),
+        "in_pixels": -(-n // pack),
+        "in_channels": pack,
+        "out_pixels": -(-n // pack),
+        "out_channels": pack,
+        "in_w": int(shape[-1]) if shape else 1,
+        "reuse_factor": cfg.reuse_factor,
+        "multiplier_limit": 0,
+        "n_partitions": 1,
     }
     return lp, g
 
@@ -643,22 +728,52 @@ def _transpose_layer(op: Op, cfg: FpgaConfig, in_t: FixedType, in_pack: int) -> 
     name = f"transpose_input_for_{op.name}"
     aliases = tuple(f"transpose_input_for_{a}" for a in name_aliases(op)[1:])
     lp = LayerPlan(
-        name=name, hls_class="Transpose", ops=(), n_in=n, n_out=n,
-        reuse_factor_requested=cfg.reuse_factor, reuse_factor=cfg.reuse_factor,
+        name=name,
+        hls_class="Transpose",
+        ops=(),
+        n_in=n,
+        n_out=n,
+        reuse_factor_requested=cfg.reuse_factor,
+        reuse_factor=cfg.reuse_factor,
         precision={"result": str(in_t)},
-        extra={"inserted_by": "hls4ml ChannelsLastConverter (transpose before Flatten)", "aliases": aliases, "input": str(in_t), "before": op.name},
+        extra={
+            "inserted_by": "hls4ml ChannelsLastConverter (transpose before Flatten)",
+            "aliases": aliases,
+            "input": str(in_t),
+            "before": op.name,
+        },
     )
     g: dict[str, Any] = {
-        "kind": "transpose", "function": "transpose", "hls_class": "Transpose", "config_strategy": cfg.strategy, "strategy": "latency",
-        "input_t": in_t, "in_types": (in_t,), "result_t": in_t, "n_elements": n, "in_pack": int(max(1, in_pack)), "out_pack": out_pack,
-        "in_pixels": -(-n // max(1, in_pack)), "in_channels": int(max(1, in_pack)), "out_pixels": -(-n // out_pack), "out_channels": out_pack,
-        "in_w": int(op.input_shape[-1]), "reuse_factor": cfg.reuse_factor, "multiplier_limit": 0, "n_partitions": 1,
+        "kind": "transpose",
+        "function": "transpose",
+        "hls_class": "Transpose",
+        "config_strategy": cfg.strategy,
+        "strategy": "latency",
+        "input_t": in_t,
+        "in_types": (in_t,),
+        "result_t": in_t,
+        "n_elements": n,
+        "in_pack": int(max(1, in_pack)),
+        "out_pack": out_pack,
+        "in_pixels": -(-n // max(1, in_pack)),
+        "in_channels": int(max(1, in_pack)),
+        "out_pixels": -(-n // out_pack),
+        "out_channels": out_pack,
+        "in_w": int(op.input_shape[-1]),
+        "reuse_factor": cfg.reuse_factor,
+        "multiplier_limit": 0,
+        "n_partitions": 1,
     }
     return lp, g
 
 
 def plan_layer(
-    op: Op, cfg: FpgaConfig, in_types: Sequence[FixedType], default: FixedType, weights: Mapping[str, Any] | None = None, min_digits: int = 2
+    op: Op,
+    cfg: FpgaConfig,
+    in_types: Sequence[FixedType],
+    default: FixedType,
+    weights: Mapping[str, Any] | None = None,
+    min_digits: int = 2,
 ) -> tuple[LayerPlan, dict[str, Any]]:
     """One op -> one hls4ml layer (see :func:`build_plan`). ``weights`` (the op's arrays,
     when the graph carries them) refine the share of constant multiplications on DSPs."""
@@ -666,11 +781,21 @@ def plan_layer(
     names = name_aliases(op)
     ln, lt = cfg.lookup(names, cls)
     in_t = in_types[0] if in_types else default
-    rf_req = (ln.reuse_factor if ln and ln.reuse_factor else None) or (lt.reuse_factor if lt and lt.reuse_factor else None) or cfg.reuse_factor
+    rf_req = (
+        (ln.reuse_factor if ln and ln.reuse_factor else None)
+        or (lt.reuse_factor if lt and lt.reuse_factor else None)
+        or cfg.reuse_factor
+    )
     strategy_cfg = (ln.strategy if ln and ln.strategy else None) or (lt.strategy if lt and lt.strategy else None) or cfg.strategy
     warnings: list[str] = []
     extra: dict[str, Any] = {}
-    g: dict[str, Any] = {"kind": op.kind, "function": op.function, "config_strategy": strategy_cfg, "input_t": in_t, "in_types": tuple(in_types)}
+    g: dict[str, Any] = {
+        "kind": op.kind,
+        "function": op.function,
+        "config_strategy": strategy_cfg,
+        "input_t": in_t,
+        "in_types": tuple(in_types),
+    }
     n_in = n_out = 0
     rf = rf_req
     strategy = "latency"
@@ -681,7 +806,14 @@ def plan_layer(
     in_pix, in_ch = _pixels_channels(op.input_shape)
     out_pix, out_ch = _pixels_channels(op.output_shape)
     in_w = int(op.input_shape[-1]) if len(op.input_shape) >= 2 else 1
-    g.update(in_w=in_w, in_pixels=in_pix, in_channels=in_ch, out_pixels=out_pix, out_channels=out_ch, n_elements=int(math.prod(op.output_shape)) if op.output_shape else 1)
+    g.update(
+        in_w=in_w,
+        in_pixels=in_pix,
+        in_channels=in_ch,
+        out_pixels=out_pix,
+        out_channels=out_ch,
+        n_elements=int(math.prod(op.output_shape)) if op.output_shape else 1,
+    )
 
     if k in (DENSE, CONV):
         a = op.attrs
@@ -728,14 +860,18 @@ def plan_layer(
             if rf_req != 1:
                 from hwsim.errors import ConfigError
 
-                raise ConfigError(f'LayerName.{names[0]}.ReuseFactor: layer {op.name!r} has rf = {rf_req} != 1, but has strategy = "distributed_arithmetic"')
+                raise ConfigError(
+                    f'LayerName.{names[0]}.ReuseFactor: layer {op.name!r} has rf = {rf_req} != 1, but has strategy = "distributed_arithmetic"'
+                )
             strategy = "distributed_arithmetic"
         else:
             strategy = "latency"
         if is_conv:
-            pf_req = (ln.parallelization_factor if ln and ln.parallelization_factor else None) or (
-                lt.parallelization_factor if lt and lt.parallelization_factor else None
-            ) or 1
+            pf_req = (
+                (ln.parallelization_factor if ln and ln.parallelization_factor else None)
+                or (lt.parallelization_factor if lt and lt.parallelization_factor else None)
+                or 1
+            )
             pf, w = rules.snap_parallelization_factor(names[0], out_h, out_w, pf_req)
             if w:
                 warnings.append(w)
@@ -756,18 +892,35 @@ def plan_layer(
         # a layer without bias: hls4ml's Layer.add_bias makes a zero bias of type ap_uint<1>
         # whatever the config says (model/layers.py), and infers 'auto' types from it
         b_t = _weight_type(_explicit_type("bias", ln, lt, cfg), q_b, default) if bool(a.get("bias", True)) else UINT1
-        n_ops = (int(math.prod(kernel)) if depthwise else n_in)
+        n_ops = int(math.prod(kernel)) if depthwise else n_in
         inferred = rules.infer_common_precision(in_t, w_t, b_t, n_ops) or default
         acc_t = inferred if acs == "auto" else FixedType.parse(acs)
         res_t = inferred if rs == "auto" else FixedType.parse(rs)
         prec = {"weight": str(w_t), "bias": str(b_t), "result": str(res_t), "accum": str(acc_t)}
         # binary/ternary costing only where that type is really used: taken from the IR
         # (quantizer, or weight_types='ir') or given in the config as a 1/2-bit type
-        wkind = op.precision.weight.kind if (op.precision.weight is not None and ws_x in (None, "auto") and q_w is not None) else "fixed"
+        wkind = (
+            op.precision.weight.kind
+            if (op.precision.weight is not None and ws_x in (None, "auto") and q_w is not None)
+            else "fixed"
+        )
         g["weight_array"] = _ArrayRef(weights.get("weight") if weights else None)
         g.update(
-            n_in=n_in, n_out=n_out, n_weights=n_weights, n_zeros=n_zeros, kernel=kernel, n_chan=n_chan, depthwise=depthwise,
-            out_h=out_h, out_w=out_w, weight_t=w_t, bias_t=b_t, accum_t=acc_t, result_t=res_t, weight_kind=wkind, pf=pf,
+            n_in=n_in,
+            n_out=n_out,
+            n_weights=n_weights,
+            n_zeros=n_zeros,
+            kernel=kernel,
+            n_chan=n_chan,
+            depthwise=depthwise,
+            out_h=out_h,
+            out_w=out_w,
+            weight_t=w_t,
+            bias_t=b_t,
+            accum_t=acc_t,
+            result_t=res_t,
+            weight_kind=wkind,
+            pf=pf,
             rows=op.rows if k == DENSE else 1,
         )
     else:
@@ -795,7 +948,11 @@ def plan_layer(
                 warnings.extend(_ignored_table_precisions(names, ln, lt, cfg, tnames))
                 prec["table"] = str(table_t)
                 g["table_t"] = table_t
-                g["table_size"] = (ln.table_size if ln and ln.table_size else None) or (lt.table_size if lt and lt.table_size else None) or TABLE_SIZE
+                g["table_size"] = (
+                    (ln.table_size if ln and ln.table_size else None)
+                    or (lt.table_size if lt and lt.table_size else None)
+                    or TABLE_SIZE
+                )
                 if op.function == "softmax":
                     # exp/inv tables: hls4ml's attribute defaults fixed<18,8,RND,SAT> unless
                     # an exp_table_t/inv_table_t key sets them; accum: Layer._set_accum_t ->
@@ -862,7 +1019,11 @@ def plan_layer(
             tab_ln = _table_type("table", ln, lt, LN_TABLE_T, default)
             prec = {"scale": str(sc_t), "bias": str(bi_t), "result": str(res_t), "accum": str(acc_ln), "table": str(tab_ln)}
             seq, dim = int(op.input_shape[0]), int(op.input_shape[1])
-            tsize = (ln.table_size if ln and ln.table_size else None) or (lt.table_size if lt and lt.table_size else None) or LN_TABLE_SIZE
+            tsize = (
+                (ln.table_size if ln and ln.table_size else None)
+                or (lt.table_size if lt and lt.table_size else None)
+                or LN_TABLE_SIZE
+            )
             g.update(weight_t=sc_t, bias_t=bi_t, accum_t=acc_ln, table_t=tab_ln, table_size=int(tsize), seq_len=seq, dim=dim)
             n_in = n_out = g["n_elements"]
             warnings.append(
@@ -1099,7 +1260,9 @@ def _add(feats: dict[str, float], metric: str, param: str, coef: float) -> None:
         feats[key] = feats.get(key, 0.0) + float(coef)
 
 
-def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_type: str, clock_ns: float, backend: str) -> LayerCost:
+def cost_layer(
+    g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_type: str, clock_ns: float, backend: str
+) -> LayerCost:
     """Cycles, DSP and the LUT/FF/BRAM feature coefficients of one hls4ml layer.
 
     ``g`` is the geometry :func:`plan_layer` returns; ``c`` the constant values by name."""
@@ -1156,7 +1319,9 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
         else:
             if stream:
                 per_pixel = rf
-                lat = int(g["in_pixels"]) * per_pixel + int(c["conv_stream_depth_2d"] if cls.endswith("2D") else c["conv_stream_depth_1d"])
+                lat = int(g["in_pixels"]) * per_pixel + int(
+                    c["conv_stream_depth_2d"] if cls.endswith("2D") else c["conv_stream_depth_1d"]
+                )
                 ii = lat
                 depth = lat - int(g["in_pixels"]) * per_pixel
             else:
@@ -1284,7 +1449,9 @@ def cost_layer(g: Mapping[str, Any], c: Mapping[str, float], dev: Device, io_typ
         n_el = int(g["n_elements"])
         size = int(scale.size) if scale is not None else 0
         known = per and size > 0 and (size == n_par if stream else n_el % size == 0)
-        frac, lut_adders, all_adders = const_mult_stats(scale if known else None, w_t, int(c["const_mult_dsp_min_csd_digits"]), 1.0)
+        frac, lut_adders, all_adders = const_mult_stats(
+            scale if known else None, w_t, int(c["const_mult_dsp_min_csd_digits"]), 1.0
+        )
         frac = frac if per else 0.0
         if known:
             # known scales: count the products whose constant lands on a DSP. io_parallel:
@@ -1461,5 +1628,5 @@ def value_from_features(feats: Mapping[str, float], c: Mapping[str, float], metr
     prefix = metric + ":"
     for key, coef in feats.items():
         if key.startswith(prefix):
-            s += float(c[key[len(prefix):]]) * coef
+            s += float(c[key[len(prefix) :]]) * coef
     return s

@@ -42,7 +42,9 @@ def _backend() -> FpgaBackend:
     return FpgaBackend()
 
 
-def _est(be: FpgaBackend, graph: OpGraph, config: Mapping[str, Any] | None, overrides: Mapping[str, str] | None = None) -> Estimate:
+def _est(
+    be: FpgaBackend, graph: OpGraph, config: Mapping[str, Any] | None, overrides: Mapping[str, str] | None = None
+) -> Estimate:
     from hwsim.api import cost_graph
 
     params = be.resolve_params(config, dict(overrides or {}), profile={})  # uncalibrated constants
@@ -107,7 +109,9 @@ def run_wa(out: Path) -> dict[str, Any]:
         by_prec[int(r.prec)][1] += 1
         if not (lat_ok and ii_ok and dsp_ok):
             rfs = "/".join(str(x["reuse_factor"]) for x in e.layers)
-            bad.append(f"| {r.model_string} | {r.prec} | {r.rf} | {rfs} | {e['latency_cycles']} / {r.BestLatency_hls} | {e['ii_cycles']} / {r.IntervalMin_hls} | {e['DSP']:g} / {r.DSP_hls} |")
+            bad.append(
+                f"| {r.model_string} | {r.prec} | {r.rf} | {rfs} | {e['latency_cycles']} / {r.BestLatency_hls} | {e['ii_cycles']} / {r.IntervalMin_hls} | {e['DSP']:g} / {r.DSP_hls} |"
+            )
         pts.append((float(e["latency_cycles"]), float(r.BestLatency_hls), float(e["DSP"]), float(r.DSP_hls)))
         for m, col in (("LUT", "LUT_hls"), ("FF", "FF_hls"), ("BRAM_18K", "BRAM_18K_hls")):
             apes[m].append(_ape(float(e[m]), float(getattr(r, col))))
@@ -144,7 +148,13 @@ def run_wa(out: Path) -> dict[str, Any]:
     for m, v in apes.items():
         fin = [x for x in v if math.isfinite(x)]
         lines.append(f"| {m} | {statistics.median(fin):.1f} % | {statistics.fmean(fin):.1f} % |")
-    lines += ["", f"## Rows not exact ({len(bad)})", "", "| model | prec | rf | snapped RFs | latency pred/true | II pred/true | DSP pred/true |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"## Rows not exact ({len(bad)})",
+        "",
+        "| model | prec | rf | snapped RFs | latency pred/true | II pred/true | DSP pred/true |",
+        "|---|---|---|---|---|---|---|",
+    ]
     lines += bad
     lines += [
         "",
@@ -257,7 +267,25 @@ def _dense_act(n_out: int, act: str | None) -> OpGraph:
 def _conv2d_ci() -> OpGraph:
     x = TensorSpec("x", (3, 28, 28))
     y = TensorSpec("y", (32, 7, 7))
-    op = Op("conv2d", "conv", (x,), (y,), Attrs({"dims": 2, "in_channels": 3, "out_channels": 32, "kernel": (4, 4), "stride": (4, 4), "pads": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1, "bias": False}))
+    op = Op(
+        "conv2d",
+        "conv",
+        (x,),
+        (y,),
+        Attrs(
+            {
+                "dims": 2,
+                "in_channels": 3,
+                "out_channels": 32,
+                "kernel": (4, 4),
+                "stride": (4, 4),
+                "pads": (0, 0, 0, 0),
+                "dilation": (1, 1),
+                "groups": 1,
+                "bias": False,
+            }
+        ),
+    )
     return OpGraph([op], [x], ["y"], name="conv2d")
 
 
@@ -265,11 +293,31 @@ def _depthwise(dims: int) -> OpGraph:
     if dims == 2:
         x = TensorSpec("x", (3, 32, 32))
         y = TensorSpec("y", (3, 30, 30))
-        attrs = {"dims": 2, "in_channels": 3, "out_channels": 3, "kernel": (3, 3), "stride": (1, 1), "pads": (0, 0, 0, 0), "dilation": (1, 1), "groups": 3, "bias": True}
+        attrs = {
+            "dims": 2,
+            "in_channels": 3,
+            "out_channels": 3,
+            "kernel": (3, 3),
+            "stride": (1, 1),
+            "pads": (0, 0, 0, 0),
+            "dilation": (1, 1),
+            "groups": 3,
+            "bias": True,
+        }
     else:
         x = TensorSpec("x", (3, 32))
         y = TensorSpec("y", (3, 30))
-        attrs = {"dims": 1, "in_channels": 3, "out_channels": 3, "kernel": (3,), "stride": (1,), "pads": (0, 0), "dilation": (1,), "groups": 3, "bias": True}
+        attrs = {
+            "dims": 1,
+            "in_channels": 3,
+            "out_channels": 3,
+            "kernel": (3,),
+            "stride": (1,),
+            "pads": (0, 0),
+            "dilation": (1,),
+            "groups": 3,
+            "bias": True,
+        }
     return OpGraph([Op("depthwise", "conv", (x,), (y,), Attrs(attrs))], [x], ["y"], name=f"depthwise{dims}d")
 
 
@@ -380,18 +428,22 @@ def fit_csd_digits(out: Path) -> dict[str, Any]:
             errs.append(abs(e["DSP"] - true) / true)
         res[k] = statistics.fmean(errs)
     best = min(res, key=lambda k: res[k])
-    lines = [
-        "# Fit of const_mult_dsp_min_csd_digits (constant multiplications on DSPs)",
-        "",
-        "Fit set: hls4ml CI baselines, io_parallel designs with constant weights (Dense(2)/Dense(64) on 1 input + activation,",
-        "Conv2D 4x4x3x32 Resource RF 1), Keras glorot-uniform weights attached (seeded), ap_fixed<16,6>.",
-        f"Designs: {len(cases)}. Held out: tutorial CNN, Deep Sets Table 4.",
-        "",
-        "Reproduce: `python -m hwsim.backends.fpga.validate_rules fitdsp`",
-        "",
-        "| min CSD digits | mean abs relative DSP error |",
-        "|---:|---:|",
-    ] + [f"| {k} | {v * 100:.1f} % |" for k, v in res.items()] + ["", f"Best: {best}."]
+    lines = (
+        [
+            "# Fit of const_mult_dsp_min_csd_digits (constant multiplications on DSPs)",
+            "",
+            "Fit set: hls4ml CI baselines, io_parallel designs with constant weights (Dense(2)/Dense(64) on 1 input + activation,",
+            "Conv2D 4x4x3x32 Resource RF 1), Keras glorot-uniform weights attached (seeded), ap_fixed<16,6>.",
+            f"Designs: {len(cases)}. Held out: tutorial CNN, Deep Sets Table 4.",
+            "",
+            "Reproduce: `python -m hwsim.backends.fpga.validate_rules fitdsp`",
+            "",
+            "| min CSD digits | mean abs relative DSP error |",
+            "|---:|---:|",
+        ]
+        + [f"| {k} | {v * 100:.1f} % |" for k, v in res.items()]
+        + ["", f"Best: {best}."]
+    )
     (out / "fit_csd_digits.md").write_text("\n".join(lines) + "\n")
     return {"best": best, "errors": {k: round(v, 4) for k, v in res.items()}}
 
@@ -443,7 +495,11 @@ def run_ci(out: Path) -> dict[str, Any]:
     for m, v in apes.items():
         fin = [x for x in v if math.isfinite(x)]
         lines.append(f"| {m} | {statistics.median(fin):.1f} % | {statistics.fmean(fin):.1f} % |" if fin else f"| {m} | - | - |")
-    lines += ["", "| tool | design | latency pred/true | II pred/true | DSP | LUT | FF | BRAM_18K |", "|---|---|---|---|---|---|---|---|"] + rows
+    lines += [
+        "",
+        "| tool | design | latency pred/true | II pred/true | DSP | LUT | FF | BRAM_18K |",
+        "|---|---|---|---|---|---|---|---|",
+    ] + rows
     (out / "ci_baselines.md").write_text("\n".join(lines) + "\n")
     return {"n": n, "latency_within": lat_ok}
 
@@ -453,10 +509,19 @@ def run_ci(out: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 _TUT_MAP = {
-    "conv_0": "net_net_0_Conv", "relu_0": "net_net_2_Relu", "pool_0": "net_net_3_MaxPool",
-    "conv_1": "net_net_4_Conv", "relu_1": "net_net_6_Relu", "pool_1": "net_net_7_MaxPool",
-    "conv_2": "net_net_8_Conv", "relu_2": "net_net_10_Relu", "pool_2": "net_net_11_MaxPool",
-    "dense_0": "net_net_13_MatMul", "dense_1": "net_net_16_MatMul", "output": "net_net_19_Gemm", "softmax": "net_net_20_Softmax",
+    "conv_0": "net_net_0_Conv",
+    "relu_0": "net_net_2_Relu",
+    "pool_0": "net_net_3_MaxPool",
+    "conv_1": "net_net_4_Conv",
+    "relu_1": "net_net_6_Relu",
+    "pool_1": "net_net_7_MaxPool",
+    "conv_2": "net_net_8_Conv",
+    "relu_2": "net_net_10_Relu",
+    "pool_2": "net_net_11_MaxPool",
+    "dense_0": "net_net_13_MatMul",
+    "dense_1": "net_net_16_MatMul",
+    "output": "net_net_19_Gemm",
+    "softmax": "net_net_20_Softmax",
 }
 
 
@@ -466,7 +531,9 @@ def run_tutorial(out: Path) -> dict[str, Any]:
     from hwsim.frontends import zoo
 
     path = _data_dir() / "tutorial-cnn-16bit.csv"
-    rows_true = {r["layer"]: r for r in csv.DictReader(line for line in path.read_text().splitlines() if not line.startswith("#"))}
+    rows_true = {
+        r["layer"]: r for r in csv.DictReader(line for line in path.read_text().splitlines() if not line.startswith("#"))
+    }
     be = _backend()
     g = zoo.load("cnn-tutorial")
     # the tutorial design was converted from Keras (channels-last already: no transposes, i.e.
@@ -602,15 +669,18 @@ def run_deepsets(out: Path) -> dict[str, Any]:
         lines.append(
             f"| {m} | {a['latency_cycles']} / {b['latency_cycles']} / {tl} | {a['ii_cycles']} / {b['ii_cycles']} / {tii} | {a['DSP']:g} / {dsps[0]:g} / {dsps[1]:g} / {tdsp} | {a['LUT']:g} / {tlut} | {a['FF']:g} / {tff} |"
         )
-    lines += ["", f"Latency (a) minus Table 4, cycles: {', '.join(f'{x:+d}' for x in lat_err)} (baseline, large, medium, small, tiny).",
-              "II: hwsim predicts II = max RF = 2 for an all-Latency io_parallel PIPELINE; the custom branch reports 3 for the three larger models.",
-              "",
-              "BatchNormalization: in older hls4ml releases FuseBatchNormalization fused a BN into the preceding Dense/Conv whenever",
-              "neither had a quantizer (its match() had no result-type condition; that came with 'auto' precision inference), so the",
-              "Table 4 design (custom branch, Vivado 2020.1) most likely had",
-              "no separate BN layers; column (a) is hls4ml 1.3.0 with this Model-only config, where each BN stays a layer costing",
-              "bn_cycles + RF - 1 = 2 cycles at RF 2. (Until 2026-11-29 hwsim costed an unfused BN at 1 cycle and II 1 at any RF;",
-              "the latency differences were then -4, +1, +0, +1, +1.)"]
+    lines += [
+        "",
+        f"Latency (a) minus Table 4, cycles: {', '.join(f'{x:+d}' for x in lat_err)} (baseline, large, medium, small, tiny).",
+        "II: hwsim predicts II = max RF = 2 for an all-Latency io_parallel PIPELINE; the custom branch reports 3 for the three larger models.",
+        "",
+        "BatchNormalization: in older hls4ml releases FuseBatchNormalization fused a BN into the preceding Dense/Conv whenever",
+        "neither had a quantizer (its match() had no result-type condition; that came with 'auto' precision inference), so the",
+        "Table 4 design (custom branch, Vivado 2020.1) most likely had",
+        "no separate BN layers; column (a) is hls4ml 1.3.0 with this Model-only config, where each BN stays a layer costing",
+        "bn_cycles + RF - 1 = 2 cycles at RF 2. (Until 2026-11-29 hwsim costed an unfused BN at 1 cycle and II 1 at any RF;",
+        "the latency differences were then -4, +1, +0, +1, +1.)",
+    ]
     (out / "deepsets_table4.md").write_text("\n".join(lines) + "\n")
     return res
 
@@ -625,7 +695,9 @@ def run_jet(out: Path) -> dict[str, Any]:
 
     be = _backend()
     g = zoo.load("jet-mlp")
-    e = _est(be, g, None, {"precision": "ap_fixed<16,6>", "reuse_factor": "1", "strategy": "Latency", "part": "xcu250-figd2104-2L-e"})
+    e = _est(
+        be, g, None, {"precision": "ap_fixed<16,6>", "reuse_factor": "1", "strategy": "Latency", "part": "xcu250-figd2104-2L-e"}
+    )
     lines = [
         "# Jet tagger 16-64-32-32-5 at ap_fixed<16,6>, RF 1, Latency, io_parallel, xcu250, 5 ns (Vitis)",
         "",
@@ -641,7 +713,9 @@ def run_jet(out: Path) -> dict[str, Any]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in e.layers:
-        lines.append(f"| {r['name']} | {r['hls_class']} | {r['reuse_factor']} | {r['result_precision']} | {r['latency_cycles']:g} | {r['ii_cycles']:g} | {r['DSP']:g} | {r['LUT']:g} | {r['FF']:g} |")
+        lines.append(
+            f"| {r['name']} | {r['hls_class']} | {r['reuse_factor']} | {r['result_precision']} | {r['latency_cycles']:g} | {r['ii_cycles']:g} | {r['DSP']:g} | {r['LUT']:g} | {r['FF']:g} |"
+        )
     (out / "jet_tagger.md").write_text("\n".join(lines) + "\n")
     return {k: e.totals[k] for k in ("latency_cycles", "ii_cycles", "DSP", "LUT", "FF", "BRAM_18K")}
 
@@ -650,7 +724,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv) or ["wa", "ci", "tutorial", "deepsets", "jet"]
     out = reports_dir() / "fpga"
     out.mkdir(parents=True, exist_ok=True)
-    fns = {"wa": run_wa, "ci": run_ci, "tutorial": run_tutorial, "deepsets": run_deepsets, "jet": run_jet, "fitdsp": fit_csd_digits}
+    fns = {
+        "wa": run_wa,
+        "ci": run_ci,
+        "tutorial": run_tutorial,
+        "deepsets": run_deepsets,
+        "jet": run_jet,
+        "fitdsp": fit_csd_digits,
+    }
     for a in args:
         if a not in fns:
             sys.stderr.write(f"error: unknown validation {a!r} (known: {', '.join(fns)})\n")
