@@ -355,8 +355,8 @@ class FpgaPopulation:
         sums = {k: np.zeros(P) for k in ("DSP", "LUT", "FF", "BRAM_18K")}
         for j in range(L):  # layer order: the same float sums as the backend's loop
             col = ids[:, j]
-            for c, k in enumerate(("DSP", "LUT", "FF", "BRAM_18K"), start=3):
-                sums[k] += tab[col, c]
+            for ci, k in enumerate(("DSP", "LUT", "FF", "BRAM_18K"), start=3):
+                sums[k] += tab[col, ci]
         lats, iis, deps = lat_t[ids], ii_t[ids], dep_t[ids]
         real = ids > 0
         lat_sum = lats.sum(axis=1)

@@ -124,9 +124,9 @@ def support_reason(op: Op) -> str:
     if k == MATMUL:
         if len(op.inputs) != 2:
             return "a matmul with a constant operand is a Dense layer in hls4ml; this one has no second activation input"
-        a, b = tuple(op.inputs[0].shape), tuple(op.inputs[1].shape)
-        if len(a) not in (2, 3) or len(b) != len(a) or a[:-2] != b[:-2]:
-            return f"hls4ml 1.3.0 Einsum (two-operand torch.einsum) is costed here for (m, n) x (n, p) products with equal batch axes; got {a} x {b}"
+        sa, sb = tuple(op.inputs[0].shape), tuple(op.inputs[1].shape)
+        if len(sa) not in (2, 3) or len(sb) != len(sa) or sa[:-2] != sb[:-2]:
+            return f"hls4ml 1.3.0 Einsum (two-operand torch.einsum) is costed here for (m, n) x (n, p) products with equal batch axes; got {sa} x {sb}"
         return ""
     if k == POOL:
         if int(op.attrs["dims"]) not in (1, 2):
@@ -1533,7 +1533,7 @@ def cost_layer(
         # (count per row, a bits, b bits) of the row's multiplications; HLS shares them over
         # the II = reuse_factor cycles (assumption, as batchnorm's multiplier_limit)
         groups = ((2, aw, aw), (dim, aw, aw), (dim, aw, tab_t.width), (dim, aw + tab_t.width, sc_t.width))
-        n_dsp = 0.0
+        n_dsp = 0
         for n_m, a_b, b_b in groups:
             n_sh = -(-n_m // max(1, rf))
             per = dsps_per_mult(a_b, b_b, dev) if min(a_b, b_b) >= min_bits else 0
