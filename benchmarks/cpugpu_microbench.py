@@ -87,6 +87,21 @@ def benchmarks() -> list[tuple[str, Callable[[], object], tuple[int, ...], list[
     out.append(("layernorm-16x16", lambda: nn.LayerNorm(16), (16, 16), [1, 64, 1024], "float", "elem"))
     out.append(("conv-1to8-11x11", lambda: nn.Conv2d(1, 8, 3, padding=1), (1, 11, 11), [1, 64, 512], "float", "conv"))
     out.append(("conv-16to16-16x16", lambda: nn.Conv2d(16, 16, 3, padding=1), (16, 16, 16), [1, 16, 128], "float", "conv"))
+    # convolutions with few channels (skinny im2col GEMMs: N = C_out of 2..8, K = 9 C_in small),
+    # added by H7b: the zoo's PyTorch/onnxruntime errors were largest on such layers, and the
+    # microbenchmarks had none with C_out < 8 to fit the conv shape constants on. Shapes are
+    # a grid over (C_in, C_out) in {2, 4, 8, 16}, not copies of any zoo layer.
+    for cin, cout, hw in [(2, 2, 16), (4, 2, 12), (16, 2, 8), (2, 8, 12), (4, 4, 16), (8, 4, 12)]:
+        out.append(
+            (
+                f"conv-{cin}to{cout}-{hw}x{hw}",
+                (lambda cin=cin, cout=cout: nn.Conv2d(cin, cout, 3)),
+                (cin, hw, hw),
+                [1, 16, 256, 2048],
+                "float",
+                "conv",
+            )
+        )
     return out
 
 

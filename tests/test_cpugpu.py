@@ -522,3 +522,151 @@ def test_op_work_counts() -> None:
     cosh = Op("c", "activation", (h,), (TensorSpec("c", (8, 32)),), {"function": "cosh"})
     assert op_work(cosh, 10, 4).elem == {"cosh": 10 * 256}
     assert op_work(cosh, 10, 2).bytes == 2 * 10 * 256 * 2
+
+
+# ---------------------------------------------------------------------------------------------
+# small-channel convolutions: im2col and the library call (H7b)
+# ---------------------------------------------------------------------------------------------
+
+
+def conv(cin: int, cout: int, hw: int, k: int = 3, name: str = "") -> OpGraph:
+    """One 2-D convolution, no padding, stride 1."""
+    x = TensorSpec("x", (cin, hw, hw))
+    y = TensorSpec("y", (cout, hw - k + 1, hw - k + 1))
+    attrs = {
+        "dims": 2,
+        "in_channels": cin,
+        "out_channels": cout,
+        "kernel": (k, k),
+        "stride": (1, 1),
+        "pads": (0, 0, 0, 0),
+        "dilation": (1, 1),
+        "groups": 1,
+        "bias": True,
+    }
+    return OpGraph([Op("c", "conv", (x,), (y,), attrs)], [x], ["y"], name or f"conv-{cin}to{cout}")
+
+
+def test_conv_paths_follow_the_libraries() -> None:
+    """MLAS unfolds every non-pointwise conv; PyTorch uses THNN (unfold) at batch 1 on a
+    small input, oneDNN above, whose direct kernels need channel blocks of 8."""
+    from hwsim.backends.cpugpu.work import conv_path, op_work
+
+    c2 = conv(8, 2, 9).ops()[0]
+    c16 = conv(16, 16, 9).ops()[0]
+    pw = conv(16, 16, 9, k=1).ops()[0]
+    assert conv_path(c2, 1, "onnxruntime") == (True, True)
+    assert conv_path(pw, 64, "onnxruntime") == (False, True)
+    assert conv_path(c16, 1, "torch") == (True, False)  # slow_conv2d
+    assert conv_path(c16, 16, "torch") == (False, True)  # oneDNN direct
+    assert conv_path(c2, 16, "torch") == (True, True)  # oneDNN gemm (im2col) fallback
+    w = op_work(c2, 10, 4, "torch")
+    assert w.im2col == 10 * 7 * 7 * 8 * 9 and w.conv_calls == 1  # M x K of the unfolded input
+    assert op_work(c2, 10, 4, "numpy").im2col == 0
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
+def test_skinny_conv_costs_more_per_mac(runtime: str) -> None:
+    """A conv with 2 output channels (im2col buffer re-read by a GEMM with N = 2) takes more
+    time per MAC than the same conv with 64 output channels (cpu-gpu.md: skinny GEMMs with
+    N = 1..8 are slow), at large batch where the overheads do not matter; and the difference
+    is the im2col term: without it (t_im2col_s = 0) the ratio shrinks."""
+
+    def per_mac(cout: int, **sets: object) -> float:
+        g = conv(8, cout, 16)
+        e = est(g, "cpu", device="local", runtime=runtime, threads=1, batch=1024, **sets)
+        return float(e.totals["latency_s"]) / (g.ops()[0].macs * 1024)
+
+    ratio = per_mac(2) / per_mac(64)
+    assert ratio > 2.0
+    assert per_mac(2, t_im2col_s=0.0) / per_mac(64, t_im2col_s=0.0) < ratio
+
+
+def test_torch_onednn_conv_call_cost_from_batch_2() -> None:
+    """PyTorch's per-conv oneDNN cost (t_op_conv_s) applies from batch 2 (ATen use_mkldnn),
+    not to the batch-1 THNN path."""
+    g = conv(2, 4, 9)
+    e1 = est(g, "cpu", device="local", runtime="torch", threads=1, batch=1, t_op_conv_s=1e-3)
+    e2 = est(g, "cpu", device="local", runtime="torch", threads=1, batch=2, t_op_conv_s=1e-3)
+    assert float(e1.totals["latency_s"]) < 1e-3 < float(e2.totals["latency_s"])
+
+
+# ---------------------------------------------------------------------------------------------
+# gpu calibration (synthetic GPU measurement files: no GPU here)
+# ---------------------------------------------------------------------------------------------
+
+GPU_TRUTH = {"t_call_s": 2.5e-5, "t_launch_s": 1.6e-5, "t_min_kernel_s": 4e-6, "eff_dense": 0.45}
+
+
+def _gpu_synthetic(graphs: list[OpGraph], batches: list[int], rng: np.random.Generator) -> list[dict[str, object]]:
+    be, params = resolve(
+        "gpu",
+        None,
+        {"device": "h100", "runtime": "torch"},
+        {"id": "truth", "constants": {k: {"value": v} for k, v in GPU_TRUTH.items()}},
+    )
+    out = []
+    for g in graphs:
+        results = []
+        for b in batches:
+            p = params.updated({"batch": params["batch"].__class__(b, "test")})
+            t = cost_graph(g, be, p).totals["latency_s"] * float(np.exp(rng.normal(0, 0.02)))
+            results.append({"batch": b, "min_s": t, "median_s": t})
+        out.append(
+            {
+                "schema": "hwsim-measurement/1",
+                "model": g.name,
+                "runtime": "torch",
+                "runtime_version": "synthetic",
+                "device": "cuda",
+                "threads": 1,
+                "machine": {"cpu": "synthetic", "gpu": "NVIDIA H100 80GB HBM3"},
+                "results": results,
+                "graph": g.to_json(),
+            }
+        )
+    return out
+
+
+def test_gpu_calibration_recovers_planted_constants(tmp_path: Path) -> None:
+    """`hwsim calibrate --backend gpu` on GPU measurement files: the device is read from the
+    CUDA name, the launch cost and the dense efficiency planted in the synthetic files are
+    recovered, and held-out files are predicted at the noise level."""
+    from hwsim.backends.cpugpu.calibration import fit_gpu_profile
+    from hwsim.backends.cpugpu.measure import save_json_atomic
+    from hwsim.calibration.profile import load_profile
+    from hwsim.cli import main
+
+    rng = np.random.default_rng(3)
+    fit = _gpu_synthetic(
+        [mlp([16, 64, 32, 5], name="a"), mlp([64] * 8, name="deep"), mlp([1024, 4096, 1024], name="wide"), rbm(4)],
+        [1, 64, 4096, 65536],
+        rng,
+    )
+    held = _gpu_synthetic([mlp([32, 256, 256, 8], name="h"), rbm(16)], [1, 256, 16384], rng)
+    prof = fit_gpu_profile(fit, held_out=held)
+    c = {k: v["value"] for k, v in prof["constants"].items()}
+    assert prof["applies_to"]["device"] == "h100" and prof["backend"] == "gpu"
+    assert c["t_launch_s"] == pytest.approx(GPU_TRUTH["t_launch_s"], rel=0.15)  # catalog start: 8e-6
+    assert c["eff_dense"] == pytest.approx(GPU_TRUTH["eff_dense"], rel=0.15)
+    assert "eff_conv" not in c  # no convolution in the data: not fitted
+    assert prof["error_after"]["latency_s"]["median_ape"] < 5.0
+    assert prof["error_after"]["latency_s"]["median_ape"] < prof["error_before"]["latency_s"]["median_ape"]
+    files = [str(save_json_atomic(tmp_path / f"{m['model']}.json", m)) for m in fit]
+    out = tmp_path / "gpu.json"
+    assert main(["calibrate", "--backend", "gpu", *files, "--out", str(out), "--holdout", "0"]) == 0
+    assert load_profile(out)["constants"]["t_launch_s"]["value"] == pytest.approx(GPU_TRUTH["t_launch_s"], rel=0.15)
+
+
+def test_gpu_calibration_rejects_cpu_measurements(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hwsim.backends.cpugpu.measure import save_json_atomic
+    from hwsim.cli import main
+
+    m = _synthetic([mlp([8, 8], name="c")], [1, 64], np.random.default_rng(4), "cpu")[0]
+    m["device"] = "cpu"
+    f = save_json_atomic(tmp_path / "cpu.json", m)
+    capsys.readouterr()
+    assert main(["calibrate", "--backend", "gpu", str(f), "--out", str(tmp_path / "g.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "hwsim measure --device cuda" in err[0]
+    assert not (tmp_path / "g.json").exists()

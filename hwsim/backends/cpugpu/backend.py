@@ -236,8 +236,13 @@ def cpu_kernel_params(device: str, runtime: str, figs: Mapping[str, dev.Fig] | N
     clock = float(f["clock_hz"].value)
     scale = float(rt["ref_clock_hz"].value) / clock
     out: dict[str, Param] = {}
-    for key in ("t_call_s", "t_op_s", "t_op_linear_s"):
+    for key in ("t_call_s", "t_op_s", "t_op_linear_s", "t_op_conv_s"):
         out[key] = _p(float(rt[key].value), f"{runtime}: {rt[key].source}", "s")
+    out["t_im2col_s"] = _p(
+        float(rt["t_im2col_s"].value) * scale,
+        f"{runtime}: {rt['t_im2col_s'].source}; x {scale:.3g} = reference clock / device clock",
+        "s/element",
+    )
     for key in (
         "eff_dense",
         "eff_matmul",
@@ -306,6 +311,8 @@ class CpuCtx:
     t_elem: dict[str, float]
     t_op: float
     t_op_linear: float
+    t_op_conv: float
+    t_im2col: float
     t_call: float
     grain_elems: float
     grain_flops: float
@@ -345,6 +352,8 @@ def cpu_ctx(get: Any, device: str, runtime: str, precision: str, threads: int) -
         t_elem={c: float(get(f"t_elem_{c}_s")) for c in ELEM_CLASSES},
         t_op=float(get("t_op_s")),
         t_op_linear=float(get("t_op_linear_s")),
+        t_op_conv=float(get("t_op_conv_s")),
+        t_im2col=float(get("t_im2col_s")),
         t_call=float(get("t_call_s")),
         grain_elems=float(get("grain_elems")),
         grain_flops=float(get("grain_flops")),
@@ -418,9 +427,14 @@ def cpu_op_cost(op: Op, w: Work, c: CpuCtx) -> OpCost:
     terms = cpu_op_terms(w, c)
     t_c, t_e, t_m = terms["t_compute"], terms["t_elem"], terms["t_mem"]
     work = max(t_c, t_e, t_m)
-    overhead = c.t_op * (1 + w.extra_ops) + (c.t_op_linear if w.gemm is not None else 0.0)
+    overhead = c.t_op * (1 + w.extra_ops) + (c.t_op_linear if w.gemm is not None else 0.0) + c.t_op_conv * w.conv_calls
+    # a convolution that unfolds its input (im2col) writes the M x K buffer before the GEMM
+    # reads it: a pass of its own, added to (not overlapped with) the GEMM
+    t_unfold = w.im2col * c.t_im2col * c.elem_factor
     if w.view:
         bound = "overhead"
+    elif t_unfold > max(work, overhead):
+        bound = "im2col"
     elif work < overhead:
         bound = "overhead"
     elif work == t_c:
@@ -429,7 +443,7 @@ def cpu_op_cost(op: Op, w: Work, c: CpuCtx) -> OpCost:
         bound = "element:" + max(w.elem, key=lambda k: w.elem[k] * c.t_elem[k])
     else:
         bound = f"memory:{terms['level']}"
-    t = overhead + work
+    t = overhead + t_unfold + work
     flop_eq = w.flops + sum(k * ELEM_FLOP_EQ[cls] for cls, k in w.elem.items())
     dyn = c.e_flop * flop_eq + (c.e_byte * w.bytes if terms["level"] == "DRAM" else 0.0)
     return OpCost(
@@ -438,6 +452,7 @@ def cpu_op_cost(op: Op, w: Work, c: CpuCtx) -> OpCost:
         {
             "latency_s": t,
             "overhead_s": overhead,
+            "im2col_s": t_unfold,
             "compute_s": t_c,
             "element_s": t_e,
             "memory_s": t_m,

@@ -10,7 +10,8 @@ What is fitted, per (device, runtime, precision) — the constants of the model 
 * ``peak_fp32_per_core``: the highest FLOP rate any single-GEMM measurement reached (the
   measured peak; only when the measurements contain GEMM microbenchmarks), so that the
   efficiencies are relative to a measured number, not to a nominal clock;
-* ``t_call_s``, ``t_op_s``, ``1/eff_dense``, ``1/eff_conv``, ``1/eff_matmul`` and every
+* ``t_call_s``, ``t_op_s``, ``t_op_conv_s`` (per library convolution call), ``t_im2col_s``
+  (per element of a convolution's unfolded input, added to the op), ``1/eff_dense``, ``1/eff_conv``, ``1/eff_matmul`` and every
   ``t_elem_<class>_s``: non-negative least squares on the relative error (rows weighted 1/t),
   iterated because the ``max`` makes the model piecewise linear: each round assigns every op
   to the term that bounds it under the current constants, solves the linear problem, and
@@ -20,6 +21,10 @@ What is fitted, per (device, runtime, precision) — the constants of the model 
 
 Bandwidths and cache sizes stay at their catalog values (the measurements here are too small
 to be memory-bound often enough to fit them).
+
+:func:`fit_gpu_profile` / :class:`GpuAdapter` do the same for the gpu backend from GPU
+measurement files (``hwsim measure --device cuda``): launch/call overheads and GEMM
+efficiencies by bounded non-linear least squares with the backend as the model.
 
 :func:`fit_profile` returns a profile (``hwsim.calibration.profile`` format). :class:`CpuAdapter`
 is the calibration-engine adapter (``hwsim.calibration.engine.ADAPTERS['cpu']``); its
@@ -51,7 +56,7 @@ log = logging.getLogger(__name__)
 LINEAR_CLASSES = ("dense", "conv", "matmul")
 #: the unknowns of the linear problem, in time-linear form
 UNKNOWNS = (
-    ("t_call_s", "t_op_s", "t_op_linear_s")
+    ("t_call_s", "t_op_s", "t_op_linear_s", "t_op_conv_s", "t_im2col_s")
     + tuple(f"inv_eff_{c}" for c in LINEAR_CLASSES)
     + tuple(f"t_elem_{c}_s" for c in ELEM_CLASSES)
 )
@@ -122,6 +127,8 @@ def _row(point: Point, c: CpuCtx, inv_eff: Mapping[str, float]) -> tuple[np.ndar
         cls = ""
         if w.gemm is not None:
             x[idx["t_op_linear_s"]] += 1.0
+        x[idx["t_op_conv_s"]] += w.conv_calls
+        x[idx["t_im2col_s"]] += w.im2col * c.elem_factor
         if w.gemm is not None and w.flops > 0:
             p = max(1, min(c.threads, math.floor(w.flops / c.grain_flops))) if c.grain_flops > 0 else c.threads
             comp = w.flops / (shape_factor(w.gemm, c.conv_halves if w.linear == "conv" else c.halves) * c.peak_core * p)
@@ -169,6 +176,8 @@ def _solve(
         "t_call_s": float(values["t_call_s"]),
         "t_op_s": float(values["t_op_s"]),
         "t_op_linear_s": float(values["t_op_linear_s"]),
+        "t_op_conv_s": float(values["t_op_conv_s"]),
+        "t_im2col_s": float(values["t_im2col_s"]),
         **{f"inv_eff_{c}": 1.0 / float(values[f"eff_{c}"]) for c in LINEAR_CLASSES},
         **{f"t_elem_{c}_s": float(values[f"t_elem_{c}_s"]) for c in ELEM_CLASSES},
     }
@@ -176,7 +185,7 @@ def _solve(
     err = math.inf
     for _ in range(iters):
         vals = dict(values)
-        vals.update({k: theta[k] for k in ("t_call_s", "t_op_s", "t_op_linear_s")})
+        vals.update({k: theta[k] for k in ("t_call_s", "t_op_s", "t_op_linear_s", "t_op_conv_s", "t_im2col_s")})
         vals.update({f"t_elem_{c}_s": theta[f"t_elem_{c}_s"] for c in ELEM_CLASSES})
         c = _ctx_from(vals, device, runtime, precision, threads)
         inv = {cl: theta[f"inv_eff_{cl}"] for cl in LINEAR_CLASSES}
@@ -271,6 +280,8 @@ def fit_constants(
         "t_call_s": theta["t_call_s"],
         "t_op_s": theta["t_op_s"],
         "t_op_linear_s": theta["t_op_linear_s"],
+        "t_op_conv_s": theta["t_op_conv_s"],
+        "t_im2col_s": theta["t_im2col_s"],
         "gemm_m_half": mh,
         "gemm_n_half": nh,
         "gemm_k_half": kh,
@@ -469,7 +480,10 @@ class CpuAdapter:
         return out
 
     def fittable(self) -> dict[str, list[str]]:
-        return {"latency_s": ["t_call_s", "t_op_s", "t_op_linear_s"] + [f"t_elem_{c}_s" for c in ELEM_CLASSES]}
+        return {
+            "latency_s": ["t_call_s", "t_op_s", "t_op_linear_s", "t_op_conv_s", "t_im2col_s"]
+            + [f"t_elem_{c}_s" for c in ELEM_CLASSES]
+        }
 
     def _params(self, m: Mapping[str, Any], batch: int, profile: Mapping[str, Any] | None) -> Params:
         prof = {**profile, "applies_to": {}} if profile else None
@@ -524,6 +538,10 @@ def op_features(op: Op, params: Params) -> dict[str, float]:
     feats = {"t_op_s": 1.0 + w.extra_ops}
     if w.gemm is not None:
         feats["t_op_linear_s"] = 1.0
+    if w.conv_calls:
+        feats["t_op_conv_s"] = float(w.conv_calls)
+    if w.im2col:
+        feats["t_im2col_s"] = w.im2col * c.elem_factor
     if w.view:
         return feats
     terms = cpu_op_terms(w, c)
@@ -532,3 +550,239 @@ def op_features(op: Op, params: Params) -> dict[str, float]:
         for k, v in w.elem.items():
             feats[f"t_elem_{k}_s"] = v * c.elem_factor / speedup(pe, c.sigma)
     return feats
+
+
+# ---------------------------------------------------------------------------------------------
+# gpu: fitting the launch/copy overheads and GEMM efficiencies from GPU measurements
+# ---------------------------------------------------------------------------------------------
+
+#: constants the gpu fit may change (the device figures - peaks, bandwidths, SM count - stay
+#: at their datasheet values; the measurements are too few to separate them). ``t_copy_s``
+#: stays at the catalog value too: every measured call makes one host-to-device and one
+#: device-to-host copy, so its fixed part is not separable from ``t_call_s``.
+GPU_FITTED = ("t_call_s", "t_launch_s", "t_min_kernel_s", "eff_dense", "eff_conv", "eff_matmul")
+_GPU_BOUNDS = {"eff": (0.01, 1.5), "t": (1e-8, 1e-2)}
+
+
+def gpu_device_for(m: Mapping[str, Any]) -> str:
+    """The catalog GPU a measurement was taken on: its ``gpu_device`` key (a catalog name)
+    or the CUDA device name in ``machine.gpu`` (written by ``hwsim measure --device cuda``)
+    matched against the catalog names (``NVIDIA H200`` -> ``h200``)."""
+    from hwsim.backends.cpugpu.devices import gpu_names
+
+    where = m.get("path", m.get("model"))
+    if m.get("device") != "cuda":
+        raise ReportError(
+            f"{where}: measured on device {m.get('device', 'cpu')!r}; GPU calibration needs measurements "
+            "taken on a GPU with `hwsim measure --device cuda`"
+        )
+    name = m.get("gpu_device")
+    if name:
+        if str(name) not in gpu_names():
+            raise ReportError(f"{where}: gpu_device {name!r} is not a catalog GPU ({', '.join(gpu_names())})")
+        return str(name)
+    label = str((m.get("machine") or {}).get("gpu") or "")
+    norm = label.lower().replace(" ", "").replace("-", "").replace("_", "")
+    hits = [n for n in gpu_names() if n in norm]
+    if len(hits) != 1:
+        raise ReportError(
+            f"{where}: cannot tell which catalog GPU ({', '.join(gpu_names())}) the measurement's device "
+            f'{label or "(unrecorded)"!r} is; add "gpu_device": "<name>" to the file'
+        )
+    return hits[0]
+
+
+def _gpu_predict(
+    measurements: Sequence[Mapping[str, Any]], device: str, precision: str, constants: Mapping[str, float]
+) -> list[dict[str, Any]]:
+    from hwsim.api import cost_graph
+
+    be = get_backend("gpu")
+    prof = {"id": "gpu-fit", "constants": {k: {"value": float(v), "source": "fit"} for k, v in constants.items()}}
+    out = []
+    for m in measurements:
+        g = OpGraph.from_json(m["graph"])
+        for r in m["results"]:
+            ov = {"device": device, "runtime": str(m["runtime"]), "precision": precision, "batch": str(int(r["batch"]))}
+            est = cost_graph(g, be, be.resolve_params(None, ov, prof if constants else None))
+            pred = float(est.totals["latency_s"])
+            meas = float(r["min_s"])
+            out.append(
+                {
+                    "model": m["model"],
+                    "batch": int(r["batch"]),
+                    "measured_s": meas,
+                    "predicted_s": pred,
+                    "rel_error": pred / meas - 1,
+                }
+            )
+    return out
+
+
+def _gpu_stats(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    e = np.array([abs(r["rel_error"]) for r in rows])
+    ratio = np.array([max(r["predicted_s"] / r["measured_s"], r["measured_s"] / r["predicted_s"]) for r in rows])
+    return {
+        "n": len(rows),
+        "median_ape": float(np.median(e) * 100),
+        "mape": float(np.mean(e) * 100),
+        "max_ape": float(e.max() * 100),
+        "bias": float(np.mean([r["rel_error"] for r in rows]) * 100),
+        "max_ratio": float(ratio.max()),
+    }
+
+
+def fit_gpu_profile(
+    measurements: Sequence[Mapping[str, Any]],
+    precision: str = "fp32",
+    profile_id: str | None = None,
+    held_out: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A gpu-backend profile fitted on GPU measurement files (``hwsim measure --device cuda``).
+
+    Fitted: ``t_call_s``, ``t_launch_s``, ``t_min_kernel_s`` and the GEMM
+    efficiencies of the op classes present (``eff_dense``/``eff_conv``/``eff_matmul``), by
+    bounded non-linear least squares (scipy ``least_squares``, soft-L1 loss) on
+    log(predicted / measured) with the gpu backend itself as the model (the launch-vs-kernel
+    ``max`` makes it piecewise, so no linear solve). Device figures stay at the catalog's."""
+    from scipy.optimize import least_squares
+
+    from hwsim import __version__ as hv
+
+    if not measurements:
+        raise ReportError("no measurements to fit")
+    devices = {gpu_device_for(m) for m in measurements}
+    for m in held_out:
+        gpu_device_for(m)
+    if len(devices) != 1:
+        raise ReportError(f"a gpu profile is fitted per device; the measurements mix {sorted(devices)}")
+    device = devices.pop()
+    runtimes = {str(m["runtime"]) for m in measurements}
+    if len(runtimes) != 1:
+        raise ReportError(f"a gpu profile is fitted per runtime; the measurements mix {sorted(runtimes)}")
+    runtime = runtimes.pop()
+    n_points = sum(len(m["results"]) for m in measurements)
+    classes: set[str] = set()
+    for m in measurements:
+        for op in OpGraph.from_json(m["graph"]).ops():
+            if op.kind in ("dense", "conv", "matmul"):
+                classes.add(op.kind)
+    names = [n for n in GPU_FITTED if not n.startswith("eff_") or n[4:] in classes]
+    if n_points < len(names):
+        raise ReportError(f"only {n_points} measured point(s) for {len(names)} constants: too few to fit")
+    start = get_backend("gpu").resolve_params(None, {"device": device, "runtime": runtime, "precision": precision})
+    x0, lo, hi = [], [], []
+    for n in names:
+        b_lo, b_hi = _GPU_BOUNDS["eff" if n.startswith("eff_") else "t"]
+        v = min(max(float(start[n].value), b_lo * 1.01), b_hi / 1.01)
+        x0.append(math.log(v))
+        lo.append(math.log(b_lo))
+        hi.append(math.log(b_hi))
+    meas = np.array([float(r["min_s"]) for m in measurements for r in m["results"]])
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        rows = _gpu_predict(measurements, device, precision, dict(zip(names, np.exp(x))))
+        out: np.ndarray = np.log(np.array([r["predicted_s"] for r in rows]) / meas)
+        return out
+
+    sol = least_squares(resid, np.array(x0), bounds=(np.array(lo), np.array(hi)), loss="soft_l1", f_scale=0.1, diff_step=0.05)
+    fitted = {n: float(v) for n, v in zip(names, np.exp(sol.x))}
+    rms = float(np.sqrt(np.mean(resid(sol.x) ** 2)))
+    versions = sorted({str(m.get("runtime_version", "")) for m in measurements})
+    files = [str(m.get("path", m.get("model"))) for m in measurements]
+    gpu_label = str((measurements[0].get("machine") or {}).get("gpu") or device)
+    src = (
+        f"fit: bounded least squares (soft-L1) on log(predicted/measured), {n_points} points of {len(files)} "
+        f"measurement files ({', '.join(versions)}, {gpu_label})"
+    )
+    prof: dict[str, Any] = {
+        "schema": "hwsim-profile/1",
+        "id": profile_id or f"gpu-{device}-{runtime}-{precision}",
+        "backend": "gpu",
+        "applies_to": {
+            "device": device,
+            "runtime": runtime,
+            "precision": precision,
+            "gpu": gpu_label,
+            "runtime_version": versions,
+        },
+        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "hwsim_version": hv,
+        "reports": files,
+        "constants": {k: {"value": v, "source": src} for k, v in fitted.items()},
+        "fit_diagnostics": {
+            "runtime": runtime,
+            "device": device,
+            "n_points": n_points,
+            "models": sorted({str(m["model"]) for m in measurements}),
+            "rms_log_error_fit": rms,
+            "optimizer": {"status": int(sol.status), "message": str(sol.message), "nfev": int(sol.nfev)},
+        },
+    }
+    if held_out:
+        prof["split"] = {"fit": files, "held_out": [str(m.get("path", m.get("model"))) for m in held_out]}
+        prof["error_before"] = {"latency_s": _gpu_stats(_gpu_predict(held_out, device, precision, {}))}
+        prof["error_after"] = {"latency_s": _gpu_stats(_gpu_predict(held_out, device, precision, fitted))}
+    return prof
+
+
+class GpuAdapter:
+    """Calibration-engine adapter of the gpu backend (``hwsim calibrate --backend gpu``).
+
+    Its :meth:`fit_profile` is the complete calibration (:func:`fit_gpu_profile`); the
+    engine's generic linear path is not offered (``fittable`` is empty: every gpu constant
+    enters through a ``max`` or as 1/eff)."""
+
+    backend = "gpu"
+    metrics = ("latency_s",)
+
+    def __init__(self, precision: str = "fp32") -> None:
+        self.precision = precision
+
+    def load(self, paths: Sequence[str]) -> list[Any]:
+        from hwsim.backends.cpugpu.measure import load_measurement
+        from hwsim.calibration.engine import Sample
+
+        out = []
+        for p in paths:
+            m = load_measurement(p)
+            device = gpu_device_for(m)
+            for r in m["results"]:
+                out.append(
+                    Sample(
+                        f"{m['model']}/{m['runtime']}/{device}/b{r['batch']}",
+                        f"measure:{m['runtime']}",
+                        str(m["model"]),
+                        "measurement",
+                        {"latency_s": float(r["min_s"])},
+                        {},
+                        device,
+                        str(m.get("runtime_version")),
+                        (m, int(r["batch"]), device),
+                    )
+                )
+        return out
+
+    def fittable(self) -> dict[str, list[str]]:
+        return {"latency_s": []}
+
+    def constants(self, profile: Mapping[str, Any] | None) -> dict[str, float]:
+        return {}
+
+    def evaluate(self, sample: Any, profile: Mapping[str, Any] | None) -> Any:
+        from hwsim.api import cost_graph
+        from hwsim.calibration.engine import Evaluation
+
+        m, batch, device = sample.payload
+        be = get_backend("gpu")
+        ov = {"device": device, "runtime": str(m["runtime"]), "precision": self.precision, "batch": str(batch)}
+        prof = {**profile, "applies_to": {}} if profile else None
+        est = cost_graph(OpGraph.from_json(m["graph"]), be, be.resolve_params(None, ov, prof))
+        return Evaluation({"latency_s": float(est.totals["latency_s"])}, {"latency_s": {}}, tuple(est.warnings))
+
+    def fit_profile(self, paths: Sequence[str], held_out: Sequence[str] = (), profile_id: str | None = None) -> dict[str, Any]:
+        from hwsim.backends.cpugpu.measure import load_measurement
+
+        return fit_gpu_profile(
+            [load_measurement(p) for p in paths], self.precision, profile_id, [load_measurement(p) for p in held_out]
+        )

@@ -301,6 +301,17 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def _gpu_name() -> str | None:
+    """CUDA device 0's name (what :class:`~.calibration.GpuAdapter` matches against the
+    catalog's GPU labels), or None when torch cannot tell."""
+    try:
+        import torch
+
+        return str(torch.cuda.get_device_name(0)) if torch.cuda.is_available() else None
+    except Exception:  # pragma: no cover - torch missing or broken CUDA
+        return None
+
+
 def measure_target(
     target: Target,
     runtime: str,
@@ -350,7 +361,7 @@ def measure_target(
         "device": device,
         "threads": threads,
         "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "machine": machine_info(),
+        "machine": {**machine_info(), **({"gpu": _gpu_name()} if device == "cuda" else {})},
         "method": {
             "timer": "time.perf_counter",
             "warmup_s": 0.05,

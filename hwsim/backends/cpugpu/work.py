@@ -105,6 +105,11 @@ class Work:
     bytes_w: float = 0.0
     view: bool = False
     extra_ops: int = 0
+    #: elements of the unfolded input (im2col buffer, M x K) a convolution materialises
+    #: before its GEMM (0 for direct kernels); time added to the op, not max'd with compute
+    im2col: float = 0.0
+    #: convolution primitive calls with a setup cost of their own (t_op_conv_s)
+    conv_calls: int = 0
 
     @property
     def bytes(self) -> float:
@@ -117,6 +122,40 @@ class Work:
 
 def _size(shape: tuple[int, ...]) -> int:
     return int(math.prod(shape)) if shape else 1
+
+
+def conv_path(op: Op, batch: int, runtime: str) -> tuple[bool, bool]:
+    """(unfolds, library_call) of a convolution in ``runtime``.
+
+    * onnxruntime (MLAS, ``MlasConvPrepare``): a pointwise (1x1, stride 1, no padding) conv
+      runs as a plain GEMM ("GemmDirect"), a depthwise conv with its own kernel; every other
+      conv is "Expand then GEMM": im2col of the input per image, then SGEMM.
+    * PyTorch eager on CPU: ATen's ``use_mkldnn`` (aten/src/ATen/native/Convolution.cpp)
+      sends a float conv to oneDNN when the batch is > 1, or groups > 1, or both kernel dims
+      > 3, or the input has > 20480 elements; otherwise to ``slow_conv2d`` (THNN: unfold +
+      GEMM). oneDNN's direct JIT (AVX2/AVX-512) kernels need channel blocks of 8: with
+      C_in or C_out not a multiple of 8 it falls back to its GEMM-based (im2col)
+      convolution (oneDNN ``gemm_convolution``), which unfolds too.
+    * other runtimes: no library conv (0, 0).
+    """
+    a = op.attrs
+    groups = int(a.get("groups", 1))
+    cin, cout = int(a["in_channels"]), int(a["out_channels"])
+    kernel = tuple(int(x) for x in a.get("kernel", (1,)))
+    stride = tuple(int(x) for x in a.get("stride", ()) or (1,))
+    pads = tuple(int(x) for x in a.get("pads", ()) or (0,))
+    pointwise = all(k == 1 for k in kernel) and all(s == 1 for s in stride) and all(p == 0 for p in pads)
+    depthwise = groups > 1 and groups == cin
+    if runtime == "onnxruntime":
+        return (not pointwise and not depthwise), True
+    if runtime == "torch":
+        n_in = _size(op.input_shape)
+        onednn = batch > 1 or groups > 1 or all(k > 3 for k in kernel) or n_in > 20480
+        if not onednn:
+            return True, False
+        direct = (cin // groups) % 8 == 0 and (cout // groups) % 8 == 0
+        return (not direct and not pointwise), True
+    return False, False
 
 
 def _add(d: dict[str, float], classes: dict[str, float], n: float) -> None:
@@ -163,13 +202,20 @@ def op_work(op: Op, batch: int, elem_bytes: int, runtime: str = "") -> Work:
         if act:
             _add(elem, FUNCTION_CLASSES.get(act, {"simple": 1}), float(n_out))
         extra = 0
+        im2col, calls = 0.0, 0
+        if kind == CONV:
+            unfolds, lib = conv_path(op, b, runtime)
+            im2col = float(m) * float(k) if unfolds else 0.0  # out pixels x C_in x kernel, whole batch
+            calls = int(lib)
         if split_bias and kind == DENSE and op.rows > 1 and op.n_bias:
             # a separate broadcasting Add of the bias: one pass over the output, a fixed cost
             # per row of n_out features
             extra = 1
             bytes_act += 2.0 * n_out * elem_bytes
             _add(elem, {"simple": 1, "row": 1.0 / int(a["n_out"])}, float(n_out))
-        return Work(flops, (m, n, k), LINEAR_CLASS[kind], elem, bytes_act, bytes_w, extra_ops=extra)
+        return Work(
+            flops, (m, n, k), LINEAR_CLASS[kind], elem, bytes_act, bytes_w, extra_ops=extra, im2col=im2col, conv_calls=calls
+        )
     if kind == ACTIVATION:
         _add(elem, FUNCTION_CLASSES.get(op.function, {"simple": 1}), float(n_out))
         if op.function in ("softmax", "log_softmax") and op.output_shape:
