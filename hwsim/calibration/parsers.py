@@ -318,8 +318,12 @@ def _xml_module_rows(root: ET.Element, where: str) -> Iterable[ModuleRow]:
         yield ModuleRow(
             instance=name,
             module=name,
-            latency_best=_num(lat.findtext("Best-caseLatency"), where, f"{name} latency", integer=True) if lat is not None else None,
-            latency_worst=_num(lat.findtext("Worst-caseLatency"), where, f"{name} latency", integer=True) if lat is not None else None,
+            latency_best=_num(lat.findtext("Best-caseLatency"), where, f"{name} latency", integer=True)
+            if lat is not None
+            else None,
+            latency_worst=_num(lat.findtext("Worst-caseLatency"), where, f"{name} latency", integer=True)
+            if lat is not None
+            else None,
             interval_min=_num(lat.findtext("Interval-min"), where, f"{name} interval", integer=True) if lat is not None else None,
             interval_max=_num(lat.findtext("Interval-max"), where, f"{name} interval", integer=True) if lat is not None else None,
             DSP=res.get("DSP"),
@@ -443,7 +447,7 @@ def parse_csynth_rpt(path: str | Path, record_id: str | None = None) -> SynthRec
         if clock_target is not None:
             break
     # latency summary: the first table in the Latency part whose data row has 7 cells
-    lat_lines = perf[next((i for i, l in enumerate(perf) if l.strip().startswith("+ Latency")), 0) :]
+    lat_lines = perf[next((i for i, ln in enumerate(perf) if ln.strip().startswith("+ Latency")), 0) :]
     summary = None
     for t in _tables(_subsection(lat_lines, "Summary")):
         for blk in t[1:]:
@@ -506,7 +510,10 @@ def parse_csynth_rpt(path: str | Path, record_id: str | None = None) -> SynthRec
             for row in blk:
                 c = _cells(row)
                 if len(c) >= 3 and c[0] and c[0] != "Total":
-                    inst_res[c[0]] = {"module": c[1], **{hdr[i]: _num(c[i], where, f"{c[0]} {hdr[i]}") for i in range(2, min(len(c), len(hdr)))}}
+                    inst_res[c[0]] = {
+                        "module": c[1],
+                        **{hdr[i]: _num(c[i], where, f"{c[0]} {hdr[i]}") for i in range(2, min(len(c), len(hdr)))},
+                    }
         break
     names = list(dict.fromkeys(list(inst_lat) + list(inst_res)))
     modules = tuple(
@@ -582,18 +589,18 @@ def parse_vivado_utilization(path: str | Path, record_id: str | None = None, kin
     design = re.search(r"\|\s*Design\s*:\s*(\S+)", text)
     state = re.search(r"\|\s*Design State\s*:\s*(.+?)\s*$", text, re.M)
     if kind is None:
-        st = (state.group(1).lower() if state else "")
+        st = state.group(1).lower() if state else ""
         kind = "post_implementation" if ("routed" in st or "placed" in st or "implemented" in st) else "post_synthesis"
     lines = text.splitlines()
     values: dict[str, float | None] = {}
     available: dict[str, float] = {}
-    hier = [l for l in lines if "(top)" in l and l.strip().startswith("|")]
+    hier = [ln for ln in lines if "(top)" in ln and ln.strip().startswith("|")]
     if hier:
         # hierarchical: | Instance | Module | Total LUTs | Logic LUTs | LUTRAMs | SRLs | FFs | RAMB36 | RAMB18 | [URAM |] DSP48 Blocks |
         header = None
-        for l in lines:
-            if l.strip().startswith("|") and "Total LUTs" in l:
-                header = [h.strip() for h in _cells(l)]
+        for ln in lines:
+            if ln.strip().startswith("|") and "Total LUTs" in ln:
+                header = [h.strip() for h in _cells(ln)]
                 break
         c = _cells(hier[0])
         if header is None or len(c) < len(header):
@@ -640,7 +647,9 @@ def parse_vivado_utilization(path: str | Path, record_id: str | None = None, kin
                 available[target] = avail
         for req in ("LUT", "FF", "DSP", "BRAM_TILE"):
             if req not in values:
-                raise ReportError(f"{where}: report_utilization lacks the {req.replace('BRAM_TILE', 'Block RAM Tile')} row (truncated report?)")
+                raise ReportError(
+                    f"{where}: report_utilization lacks the {req.replace('BRAM_TILE', 'Block RAM Tile')} row (truncated report?)"
+                )
         tiles = values.pop("BRAM_TILE")
         values["BRAM_18K"] = None if tiles is None else 2.0 * tiles
         if "BRAM_TILE" in available:
@@ -760,7 +769,17 @@ def records_from_hls4ml_dict(
         loop = rep.get("Loop", {}) if isinstance(rep.get("Loop"), Mapping) else {}
         extra = {f"intel_{k}": _num(v, where, k) for k, v in dict(total).items()}
         extra.update({f"loop_{k}": _num(v, where, k) for k, v in dict(loop).items()})
-        out.append(SynthRecord(id=record_id, source=where, kind="hls_estimate", part=part, tool=tool or "oneAPI", tool_version=tool_version, extra=extra))
+        out.append(
+            SynthRecord(
+                id=record_id,
+                source=where,
+                kind="hls_estimate",
+                part=part,
+                tool=tool or "oneAPI",
+                tool_version=tool_version,
+                extra=extra,
+            )
+        )
     if not out:
         raise ReportError(f"{where}: no CSynthesisReport, VivadoSynthReport or oneAPI report in the hls4ml dictionary")
     return out
@@ -804,7 +823,7 @@ _INT_FIELDS = {"latency_best", "latency_worst", "interval_min", "interval_max"}
 
 def _csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     text = _read_text(path)
-    lines = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise ReportError(f"{path}: empty CSV")
     try:
@@ -837,7 +856,9 @@ def parse_design_csv(
     """
     p = Path(path)
     header, data = _csv_rows(p)
-    missing = [c for c in ("BestLatency_hls", "IntervalMin_hls", "DSP_hls", "LUT_hls", "FF_hls", "BRAM_18K_hls") if c not in header]
+    missing = [
+        c for c in ("BestLatency_hls", "IntervalMin_hls", "DSP_hls", "LUT_hls", "FF_hls", "BRAM_18K_hls") if c not in header
+    ]
     if missing:
         raise ReportError(f"{p}: not a design table with wa-hls4ml columns (missing {', '.join(missing)})")
     prefix = id_prefix or p.stem
@@ -919,7 +940,9 @@ def parse_layer_csv(
         if r["layer"].strip() == top_row:
             top = vals
         else:
-            modules.append(ModuleRow(instance=r["layer"].strip(), module=r["layer"].strip(), latency_worst=vals["latency_best"], **vals))
+            modules.append(
+                ModuleRow(instance=r["layer"].strip(), module=r["layer"].strip(), latency_worst=vals["latency_best"], **vals)
+            )
     if top is None:
         raise ReportError(f"{p}: no {top_row!r} row with the design totals")
     return SynthRecord(
@@ -965,10 +988,11 @@ def parse_report_dir(path: str | Path) -> list[SynthRecord]:
             mods = []
             for x in others:
                 m = parse_csynth_xml(x)
+                name = x.name[: -len("_csynth.xml")] if x.name.endswith("_csynth.xml") else str(m.model)
                 mods.append(
                     ModuleRow(
-                        instance=str(m.model),
-                        module=str(m.model),
+                        instance=name,
+                        module=name,
                         latency_best=m.latency_best,
                         latency_worst=m.latency_worst,
                         interval_min=m.interval_min,
@@ -995,20 +1019,51 @@ def parse_report_dir(path: str | Path) -> list[SynthRecord]:
     # a post-synthesis record inherits the part/model of the HLS record
     if out and out[0].kind == "hls_estimate":
         base = out[0]
-        out = [out[0]] + [r.with_updates(model=r.model or base.model, identity={**base.identity, **r.identity}) for r in out[1:]]
+        out = [out[0]] + [
+            r.with_updates(
+                model=r.model or base.model,
+                identity={**base.identity, **r.identity},
+                part=base.part if (r.part is None or _same_part(r.part, base.part)) else r.part,
+            )
+            for r in out[1:]
+        ]
     return out
 
 
+def _same_part(a: str | None, b: str | None) -> bool:
+    """Vivado writes the device without 'xc' and the first dash (7z020clg400-1 for
+    xc7z020-clg400-1)."""
+    if not a or not b:
+        return False
+
+    def norm(s: str) -> str:
+        return re.sub(r"^xc", "", s.lower()).replace("-", "")
+
+    return norm(a) == norm(b)
+
+
 def _pick_top(xmls: Sequence[Path]) -> Path:
+    """The top-level report among ``*_csynth.xml`` files: ``csynth.xml`` or the one named after
+    its ``TopModelName``; when several qualify (Vitis per-module files), the one with the most
+    resources (the top contains every module)."""
+    cands: list[tuple[float, Path]] = []
     for x in xmls:
         try:
             root = ET.parse(x).getroot()
         except ET.ParseError as exc:
             raise ReportError(f"{x}: not a valid XML report ({exc})") from None
-        top = root.findtext("UserAssignments/TopModelName")
-        if top and x.name == f"{top}_csynth.xml" and x.name == "csynth.xml" or (top and x.name.startswith(top + "_csynth")):
-            return x
-    return xmls[0]
+        top = root.findtext("UserAssignments/TopModelName") or ""
+        size = 0.0
+        for tag in ("LUT", "FF"):
+            try:
+                size += float(root.findtext(f"AreaEstimates/Resources/{tag}") or 0)
+            except ValueError:
+                pass
+        if x.name in ("csynth.xml", f"{top}_csynth.xml"):
+            cands.append((size, x))
+    if not cands:
+        return xmls[0]
+    return max(cands, key=lambda c: c[0])[1]
 
 
 def parse_report(path: str | Path, **kwargs: Any) -> list[SynthRecord]:
@@ -1035,4 +1090,6 @@ def parse_report(path: str | Path, **kwargs: Any) -> list[SynthRecord]:
         if "HLS Report for" in head:
             return [parse_csynth_rpt(p, **kwargs)]
         return [parse_vivado_utilization(p, **kwargs)]
-    raise ReportError(f"{p}: unknown report type (expected *_csynth.xml, *_csynth.rpt, vivado_synth.rpt/util.rpt, hls4ml .json or .csv)")
+    raise ReportError(
+        f"{p}: unknown report type (expected *_csynth.xml, *_csynth.rpt, vivado_synth.rpt/util.rpt, hls4ml .json or .csv)"
+    )

@@ -16,6 +16,16 @@ Format (``schema`` = ``hwsim-profile/1``)::
       "error_after": {...}
     }
 
+Profiles written by ``hwsim calibrate`` (:func:`hwsim.calibration.engine.calibrate`) also
+carry: ``applies_to.kind`` (which reports were fitted: hls_estimate | post_synthesis) and, for
+fpga, ``applies_to.strategy`` / ``applies_to.io_type`` (the design regime of the fit data);
+``inputs`` (the manifests); ``evaluated_on`` (``held_out`` or ``fit``: the split that
+``error_before``/``error_after`` describe); ``fit_error_before``/``fit_error_after`` (the same
+statistics on the fit split); ``fit_diagnostics`` (per metric: constants before/after with
+standard errors, constants the data did not exercise); ``skipped`` (reports the backend could
+not cost). Each statistic is ``{n, n_relative, mape, median_ape, max_ape, bias, exact_pct}`` in
+percent (:func:`hwsim.calibration.fit.error_stats`).
+
 ``constants`` keys are parameter names of the backend (``hwsim backends --format json``
 lists them); ``resolve_params(..., profile=...)`` applies them.
 """
