@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -38,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from hwsim.search import Objective, SearchSpace, nacopt  # noqa: E402
 from hwsim.search.objective import CandidateError  # noqa: E402
 
-LOGS = Path("/work/shared/data/nac-opt-logs")
+# nac-opt logs: the shared data folder beside the repository (override with NACOPT_LOGS)
+LOGS = Path(os.environ.get("NACOPT_LOGS", str(ROOT.parent / "shared" / "data" / "nac-opt-logs")))
 OUT = ROOT / "reports" / "search"
 
 FPGA = {

@@ -32,7 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwsim.backends.fpga import FpgaBackend
 from hwsim.ir import Attrs, Op, OpGraph, TensorSpec
 
-DATA = Path("/work/shared/data")
 log = logging.getLogger(__name__)
 
 
@@ -57,9 +56,12 @@ def _ape(pred: float, true: float) -> float:
     return abs(pred - true) / abs(true) * 100.0
 
 
-def _data_dir() -> Path:
-    local = Path(__file__).resolve().parents[3] / "tests" / "data"
-    return DATA if DATA.is_dir() else local
+def _data(*parts: str) -> Path:
+    """A data file as shipped in calibration/reports/ (copied from the project's shared data
+    with provenance, see calibration/PROVENANCE.md)."""
+    from hwsim._paths import calibration_dir
+
+    return calibration_dir().joinpath("reports", *parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def run_wa(out: Path) -> dict[str, Any]:
 
     from .graphs import mlp
 
-    path = _data_dir() / "wa-hls4ml" / "dense_2layer_sample.csv"
+    path = _data("wa-hls4ml", "dense_2layer_sample.csv")
     if not path.is_file():
         path = Path(__file__).resolve().parents[3] / "tests" / "data" / "wa_hls4ml_dense_2layer_sample.csv"
     df = pd.read_csv(path)
@@ -120,7 +122,7 @@ def run_wa(out: Path) -> dict[str, Any]:
     lines = [
         "# wa-hls4ml sample: exact-rule check",
         "",
-        "Data: `/work/shared/data/wa-hls4ml/dense_2layer_sample.csv` (938 rows of the wa-hls4ml benchmark,",
+        "Data: `calibration/reports/wa-hls4ml/dense_2layer_sample.csv` (938 rows of the wa-hls4ml benchmark,",
         "arXiv:2511.05615, CC-BY-NC-4.0): 2-layer dense nets, Resource strategy, io_parallel, Vitis HLS 2023.2,",
         "xcu250, 5 ns. Configuration per row: `Model: {Precision: ap_fixed<prec,1>, ReuseFactor: rf, Strategy: Resource}`.",
         "",
@@ -408,7 +410,7 @@ def fit_csd_digits(out: Path) -> dict[str, Any]:
     """Fit const_mult_dsp_min_csd_digits on the CI baselines' io_parallel designs with
     constant weights (Dense/activations at RF 1, Conv2D Resource at RF 1): the value in
     {1..5} with the smallest mean |relative DSP error|. Writes reports/fpga/fit_csd_digits.md."""
-    root = _data_dir() / "hls4ml-ci-baselines"
+    root = _data("hls4ml-ci-baselines")
     be = _backend()
     cases = []
     for tool in ("Vivado/2020.1", "Vitis/2023.1", "Vitis/2024.1"):
@@ -449,7 +451,7 @@ def fit_csd_digits(out: Path) -> dict[str, Any]:
 
 
 def run_ci(out: Path) -> dict[str, Any]:
-    root = _data_dir() / "hls4ml-ci-baselines"
+    root = _data("hls4ml-ci-baselines")
     be = _backend()
     rows: list[str] = []
     lat_ok = n = 0
@@ -476,7 +478,7 @@ def run_ci(out: Path) -> dict[str, Any]:
     lines = [
         "# hls4ml CI synthesis baselines",
         "",
-        "Data: `/work/shared/data/hls4ml-ci-baselines` (hls4ml's own CI csynth results, Apache-2.0). Models from",
+        "Data: `calibration/reports/hls4ml-ci-baselines` (hls4ml's own CI csynth results, Apache-2.0). Models from",
         "hls4ml `test/pytest/test_keras_api.py` rebuilt with `hwsim.ir` (ap_fixed<16,6>, RF 1, xcvu13p, 5 ns, 'auto'",
         "types as config_from_keras_model(granularity='name') sets them).",
         "",
@@ -530,7 +532,7 @@ def run_tutorial(out: Path) -> dict[str, Any]:
 
     from hwsim.frontends import zoo
 
-    path = _data_dir() / "tutorial-cnn-16bit.csv"
+    path = _data("tutorial-cnn", "tutorial-cnn-16bit.csv")
     rows_true = {
         r["layer"]: r for r in csv.DictReader(line for line in path.read_text().splitlines() if not line.startswith("#"))
     }
@@ -552,7 +554,7 @@ def run_tutorial(out: Path) -> dict[str, Any]:
         "Model: zoo `cnn-tutorial` (BN folded as hls4ml does, 50 % sparsity from the zoo's pruning mask), configured as the",
         "Keras tutorial converted it: `config_from_keras_model(granularity='name')` ('auto' types), no channels-last transposes",
         "(`ChannelsLastConversion: off`; a PyTorch conversion in io_stream adds a Transpose before the Flatten).",
-        "Truth: `/work/shared/data/tutorial-cnn-16bit.csv` (csynth per-layer rows).",
+        "Truth: `calibration/reports/tutorial-cnn/tutorial-cnn-16bit.csv` (csynth per-layer rows).",
         "",
         "Reproduce: `python -m hwsim.backends.fpga.validate_rules tutorial`",
         "",
@@ -706,7 +708,7 @@ def run_jet(out: Path) -> dict[str, Any]:
         "",
         f"Pipeline style {e['pipeline_style']}; latency {e['latency_cycles']} cycles ({e['latency_s'] * 1e9:.0f} ns), II {e['ii_cycles']};",
         f"DSP {e['DSP']:g} ({e['DSP_pct']:.1f} %), LUT {e['LUT']:g} ({e['LUT_pct']:.1f} %), FF {e['FF']:g}, BRAM_18K {e['BRAM_18K']:g}.",
-        "No synthesis report of this exact configuration is in /work/shared/data, so these numbers are predictions only",
+        "No synthesis report of this exact configuration is in calibration/reports, so these numbers are predictions only",
         "(the peer rule4ml is reported to be off by +98 % in cycles on this network).",
         "",
         "| layer | class | RF | result type | latency | II | DSP | LUT | FF |",
