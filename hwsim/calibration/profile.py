@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,17 +79,7 @@ def save_profile(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
     """Validate and write atomically (temp file in the same folder, then rename)."""
     p = Path(path)
     validate_profile(dict(data), str(p))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from hwsim._io import atomic_write_json
+
+    atomic_write_json(p, data)
     return p

@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import socket
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -380,15 +379,9 @@ def pareto_rows(study: Any) -> list[dict[str, Any]]:
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from hwsim._io import atomic_write
+
+    atomic_write(path, write)
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path, header_note: str = "") -> None:

@@ -415,20 +415,7 @@ def load_measurement(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def save_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    import tempfile
+    """Write a measurement/result JSON atomically (hwsim._io)."""
+    from hwsim._io import atomic_write_json
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return p
+    return atomic_write_json(path, data, indent=1)
