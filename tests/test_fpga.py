@@ -73,6 +73,63 @@ def test_wa_single_row_by_hand(be):
     assert any("Invalid ReuseFactor=4093" in w for w in e.warnings)
 
 
+def test_resource_outidx_table_bram_by_hand(be):
+    """dense_resource_rf_gt_nin_rem0 (nnet_dense_resource.h) keeps outidx[RF] = ir / n_in:
+    ceil(log2(RF/n_in)) bits x RF words. 104-64-120, rf 4093 -> RFs 3328 (values < 32: 5 bits)
+    and 3840 (values < 60: 6 bits); 5 x 3328 and 6 x 3840 each fit 2 BRAM18 of 4096x4
+    (UG573) -> 4 at the geometric scale 1.0. Vitis HLS 2023.2 reports 2 for this row
+    (csv BRAM_18K_hls), i.e. half a BRAM18 per block: the scale the wa-hls4ml fit finds."""
+    from hwsim.backends.fpga.model import outidx_bram18
+
+    assert outidx_bram18(104, 3328) == 2 and outidx_bram18(64, 3840) == 2
+    assert outidx_bram18(8, 16384) == 11  # 11 bits x 16384: 16384x1 primitives beat 8192x2 (12)
+    assert outidx_bram18(80, 80) == 0 and outidx_bram18(80, 1000) == 0  # rf_leq_nin / rf_gt_nin: no table
+    # 24 inputs at RF 192: values < 8 -> 3 bits x 192 = 576 bits, under rom_bram_min_bits -> LUTs
+    assert outidx_bram18(24, 192) == 1 and outidx_bram18(24, 192, 1024) == 0
+    cfg = {"Model": {"Precision": "ap_fixed<16,1>", "ReuseFactor": 4093, "Strategy": "Resource"}, "Part": "xcu250-figd2104-2L-e"}
+    g = mlp([104, 64, 120], activation=None)
+    assert _est(be, g, cfg)["BRAM_18K"] == pytest.approx(4.0)
+    half = _est(be, g, cfg, {"bram_index_scale": "0.5", "bram_per_resource_layer": "0"})
+    row = next(r for r in _wa_rows() if r["model_string"] == "104-64-120" and r["prec"] == "16" and r["rf"] == "4093")
+    assert half["BRAM_18K"] == pytest.approx(float(row["BRAM_18K_hls"])) == 2.0
+    # one per Resource layer with RF > 1; nothing for the Latency kernel
+    per = _est(be, g, cfg, {"bram_index_scale": "0", "bram_per_resource_layer": "1"})
+    assert per["BRAM_18K"] == pytest.approx(2.0)
+    lat = _est(be, g, {**cfg, "Model": {**cfg["Model"], "Strategy": "Latency", "ReuseFactor": 1}}, {"bram_per_resource_layer": "1"})
+    assert lat["BRAM_18K"] == 0
+
+
+def test_default_profile_only_in_its_regime(be):
+    """The shipped xcu250 profile (fit on wa-hls4ml: Resource, io_parallel) is loaded by
+    default for such designs only; the tutorial CNN's config (xcu250, Latency, io_stream,
+    calibration/manifests/tutorial-cnn.yml) keeps the rule constants."""
+    from hwsim._paths import profiles_dir
+
+    path = profiles_dir() / "fpga" / "xcu250-figd2104-2L-e.json"
+    if not path.is_file():
+        pytest.skip("no shipped xcu250 profile")
+    tutorial = {
+        "Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
+        "IOType": "io_stream",
+        "Part": "xcu250-figd2104-2L-e",
+        "Backend": "Vivado",
+    }
+    p = be.resolve_params(tutorial, {})
+    assert not [k for k in p if "fit (profile" in str(p[k].source)]
+    assert p["bram_index_scale"].value == load_constants()["fit"]["bram_index_scale"]["value"]
+    for strategy, io in (("Resource", "io_stream"), ("Latency", "io_parallel")):
+        q = be.resolve_params({**tutorial, "Model": {**tutorial["Model"], "Strategy": strategy}, "IOType": io}, {})
+        assert not [k for k in q if "fit (profile" in str(q[k].source)], (strategy, io)
+    wa = {"Model": {"Precision": "ap_fixed<8,1>", "ReuseFactor": 1024, "Strategy": "Resource"}, "IOType": "io_parallel",
+          "Part": "xcu250-figd2104-2L-e", "Backend": "Vitis"}
+    r = be.resolve_params(wa, {})
+    fitted = {k for k in r if "fit (profile" in str(r[k].source)}
+    assert "bram_index_scale" in fitted and "lut_per_adder_bit" in fitted
+    # an explicit (even empty) profile disables the default
+    none = be.resolve_params(wa, {}, profile={"id": "none", "constants": {}})
+    assert not [k for k in none if "fit (profile" in str(none[k].source)]
+
+
 def test_stream_line_buffer_latency(be):
     g = conv2d_chain((3, 32, 32), [("conv", 16, 3), ("relu", 0, 0), ("maxpool", 0, 2)])
     e = _est(be, g, None, {"io_type": "io_stream", "part": "xcu250-figd2104-2L-e"})
