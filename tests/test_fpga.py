@@ -95,7 +95,9 @@ def test_resource_outidx_table_bram_by_hand(be):
     # one per Resource layer with RF > 1; nothing for the Latency kernel
     per = _est(be, g, cfg, {"bram_index_scale": "0", "bram_per_resource_layer": "1"})
     assert per["BRAM_18K"] == pytest.approx(2.0)
-    lat = _est(be, g, {**cfg, "Model": {**cfg["Model"], "Strategy": "Latency", "ReuseFactor": 1}}, {"bram_per_resource_layer": "1"})
+    lat = _est(
+        be, g, {**cfg, "Model": {**cfg["Model"], "Strategy": "Latency", "ReuseFactor": 1}}, {"bram_per_resource_layer": "1"}
+    )
     assert lat["BRAM_18K"] == 0
 
 
@@ -120,8 +122,12 @@ def test_default_profile_only_in_its_regime(be):
     for strategy, io in (("Resource", "io_stream"), ("Latency", "io_parallel")):
         q = be.resolve_params({**tutorial, "Model": {**tutorial["Model"], "Strategy": strategy}, "IOType": io}, {})
         assert not [k for k in q if "fit (profile" in str(q[k].source)], (strategy, io)
-    wa = {"Model": {"Precision": "ap_fixed<8,1>", "ReuseFactor": 1024, "Strategy": "Resource"}, "IOType": "io_parallel",
-          "Part": "xcu250-figd2104-2L-e", "Backend": "Vitis"}
+    wa = {
+        "Model": {"Precision": "ap_fixed<8,1>", "ReuseFactor": 1024, "Strategy": "Resource"},
+        "IOType": "io_parallel",
+        "Part": "xcu250-figd2104-2L-e",
+        "Backend": "Vitis",
+    }
     r = be.resolve_params(wa, {})
     fitted = {k for k in r if "fit (profile" in str(r[k].source)}
     assert "bram_index_scale" in fitted and "lut_per_adder_bit" in fitted
@@ -802,23 +808,26 @@ def _residual_graph() -> OpGraph:
     x, h, a, b, y = (
         TensorSpec(n, s) for n, s in (("x", (3, 8, 8)), ("h", (4, 8, 8)), ("a", (4, 8, 8)), ("b", (4, 8, 8)), ("y", (4, 8, 8)))
     )
-    conv = lambda n, i, o, cin, k, p: Op(
-        n,
-        "conv",
-        (i,),
-        (o,),
-        {
-            "dims": 2,
-            "in_channels": cin,
-            "out_channels": 4,
-            "kernel": (k, k),
-            "stride": (1, 1),
-            "pads": (p,) * 4,
-            "dilation": (1, 1),
-            "groups": 1,
-            "bias": True,
-        },
-    )  # noqa: E731
+
+    def conv(n, i, o, cin, k, p):
+        return Op(
+            n,
+            "conv",
+            (i,),
+            (o,),
+            {
+                "dims": 2,
+                "in_channels": cin,
+                "out_channels": 4,
+                "kernel": (k, k),
+                "stride": (1, 1),
+                "pads": (p,) * 4,
+                "dilation": (1, 1),
+                "groups": 1,
+                "bias": True,
+            },
+        )  # noqa: E731
+
     return OpGraph(
         [
             conv("c1", x, h, 3, 3, 1),
