@@ -185,10 +185,15 @@ class FpgaAdapter:
 
     def _params(self, sample: Sample | None, profile: Mapping[str, Any] | None) -> Any:
         cfg = dict(sample.payload.hls4ml) if sample is not None else None
+        overrides = dict(getattr(sample.payload, "overrides", None) or {}) if sample is not None else {}
         if isinstance(profile, str) and profile == "default":
             prof: Mapping[str, Any] | None = None  # the backend's own choice (its per-part default profile)
         else:
             prof = profile if profile is not None else NO_PROFILE
+        if overrides:
+            # a manifest `design:` entry: costed exactly as its validation script costs it
+            # (no hls4ml config, --set overrides), not with the config they amount to
+            return self._be.resolve_params(None, overrides, prof)
         return self._be.resolve_params(cfg, {}, prof)
 
     def constants(self, profile: Mapping[str, Any] | None) -> dict[str, float]:

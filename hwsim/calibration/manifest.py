@@ -25,6 +25,10 @@ Format (``schema: hwsim-manifest/1``)::
         model: {input: [1], layers: [{dense: 2}, {activation: elu}]}
         hls4ml: {IOType: io_parallel}            # or a path to a YAML/JSON hls4ml config
         group: dense                             # optional: records of one group are split together
+      - report: Vivado/2020.1/test_keras_api_test_dense_io_stream-Vivado.json
+        design:                                  # instead of model + hls4ml: a builder of hwsim
+          builder: hwsim.backends.fpga.graphs:hls4ml_ci_design   # -> (OpGraph, --set overrides)
+          args: {stem: test_keras_api_test_dense_io_stream-Vivado, backend: Vivado}
       - id: deepsets-tiny
         reported:                                # values typed from a paper table instead of a file
           kind: hls_estimate
@@ -86,6 +90,7 @@ _ENTRY_KEYS = {
     "note",
     "source",
     "clock_period_ns",
+    "design",
 }
 
 
@@ -102,6 +107,9 @@ class Pairing:
     manifest: str
     base_dir: str
     note: str = ""
+    #: ``--set`` overrides to cost the design with *instead of* an hls4ml config (entries with
+    #: ``design:``); empty: the backend gets ``hls4ml`` as the config
+    overrides: Mapping[str, str] = field(default_factory=dict)
     graph_cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -264,6 +272,30 @@ def _reported_fields(values: Mapping[str, Any]) -> set[str]:
     return out
 
 
+def _design(spec: Any, where: str) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """An entry's ``design: {builder: "hwsim.<module>:<function>", args: {...}}``: a function
+    of hwsim returning (OpGraph, ``--set`` overrides) — the same definition a validation script
+    uses (e.g. :func:`hwsim.backends.fpga.graphs.hls4ml_ci_design`). The design is costed with
+    those overrides and no hls4ml config (hwsim's config_from_*_model(granularity='name')
+    assumption: 'auto' types); ``hls4ml`` of the pairing is the config the overrides amount to
+    (strategy, io type, part, for the profile's ``applies_to``). Returns (model spec, overrides,
+    config)."""
+    from hwsim.calibration.models import call_builder
+
+    if not isinstance(spec, Mapping) or "builder" not in spec:
+        raise ReportError(f"{where}: 'design' must be a mapping {{builder: 'hwsim.<module>:<function>', args: {{...}}}}")
+    try:
+        out = call_builder(spec, "design")
+    except HwsimError as exc:
+        raise ReportError(f"{where}: {exc}") from None
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], Mapping)):
+        raise ReportError(f"{where}: design builder {spec['builder']!r} must return (OpGraph, overrides)")
+    overrides = {str(k): str(v) for k, v in out[1].items()}
+    from hwsim.backends.fpga.config import apply_shortcuts
+
+    return dict(spec), overrides, apply_shortcuts({}, overrides)
+
+
 def load_manifest(path: str | Path) -> list[Pairing]:
     """Read a manifest and its reports into :class:`Pairing` s (see the module docstring)."""
     p = Path(path)
@@ -290,9 +322,16 @@ def load_manifest(path: str | Path) -> list[Pairing]:
             raise ReportError(f"{where}: entry {i}: unknown key(s) {', '.join(sorted(unknown))}")
         opts = {**defaults, **{k: v for k, v in e.items() if k not in ("hls4ml", "model")}}
         label = str(e.get("id") or e.get("report") or i)
-        if e.get("model") is None:
+        overrides: dict[str, str] = {}
+        model_spec = e.get("model")
+        if e.get("design") is not None:
+            if model_spec is not None or e.get("hls4ml") is not None:
+                raise ReportError(f"{where}: entry {label!r}: 'design' replaces 'model' and 'hls4ml'; give only one")
+            model_spec, overrides, cfg = _design(e["design"], f"{where}: entry {label!r}")
+        elif model_spec is None:
             raise ReportError(f"{where}: entry {label!r} is not paired with a model (add 'model:')")
-        cfg = deep_merge(default_cfg, _hls4ml_config(e.get("hls4ml"), base, f"{where}: entry {label!r}"))
+        else:
+            cfg = deep_merge(default_cfg, _hls4ml_config(e.get("hls4ml"), base, f"{where}: entry {label!r}"))
         if e.get("reported") is not None and e.get("report") is None:
             if not e.get("id"):
                 raise ReportError(f"{where}: entry {i}: an inline 'reported' entry needs an 'id'")
@@ -329,13 +368,14 @@ def load_manifest(path: str | Path) -> list[Pairing]:
                 Pairing(
                     id=rid,
                     record=rec,
-                    model_spec=e["model"],
+                    model_spec=model_spec,
                     hls4ml=_complete_config(cfg, rec),
                     source=str(e.get("source") or source),
                     group=str(e.get("group") or rid),
                     manifest=where,
                     base_dir=str(base),
                     note=str(e.get("citation") or e.get("note") or ""),
+                    overrides=overrides,
                 )
             )
     for ti, t in enumerate(tables):

@@ -263,6 +263,9 @@ def build_model(spec: Any, base_dir: str | None = None, name: str | None = None)
     * a string with dashes and digits only (``"80-24-120"``): :func:`dense_chain`;
     * ``{"arch": "80-24-120", "precision": {...}, "activation": "relu"}``: the same;
     * ``{"input": [...], "layers": [...]}``: :func:`from_layers`;
+    * ``{"builder": "hwsim.module:function", "args": {...}}``: a graph builder of hwsim itself
+      (e.g. :func:`hwsim.backends.fpga.graphs.hls4ml_ci_model`), so that a manifest and a
+      validation script share one model definition; it returns an OpGraph or (OpGraph, ...);
     * any other string: an ``.onnx`` path (relative to the manifest) or a zoo name, lowered
       by :func:`hwsim.api.lower`.
     """
@@ -290,6 +293,38 @@ def build_model(spec: Any, base_dir: str | None = None, name: str | None = None)
             return from_layers(spec.get("input", ()), spec["layers"], name=str(spec.get("name") or name or "model"))
         if "zoo" in spec or "onnx" in spec:
             return build_model(str(spec.get("zoo") or spec.get("onnx")), base_dir, name)
+        if "builder" in spec:
+            out = call_builder(spec, "model")
+            graph = out[0] if isinstance(out, tuple) else out
+            if not isinstance(graph, OpGraph):
+                raise ModelError(f"model {spec!r}: the builder returned {type(graph).__name__}, not an OpGraph")
+            return graph
     raise ModelError(
-        f"model {spec!r}: expected an architecture string, {{arch: ...}}, {{input, layers}}, an .onnx path or a zoo name"
+        f"model {spec!r}: expected an architecture string, {{arch: ...}}, {{input, layers}}, {{builder: ...}}, an .onnx path or a zoo name"
     )
+
+
+def call_builder(spec: Mapping[str, Any], what: str) -> Any:
+    """Call the builder named by ``spec["builder"]`` (``"hwsim.<module>:<function>"``, only
+    functions inside the hwsim package: a manifest is data, not code) with ``spec["args"]``
+    as keyword arguments. Raises ModelError naming the builder on any failure."""
+    import importlib
+
+    target = str(spec.get("builder", ""))
+    args = spec.get("args") or {}
+    module_name, _, attr = target.partition(":")
+    if not (module_name == "hwsim" or module_name.startswith("hwsim.")) or not attr:
+        raise ModelError(f"{what} builder {target!r}: expected 'hwsim.<module>:<function>'")
+    if not isinstance(args, Mapping):
+        raise ModelError(f"{what} builder {target!r}: 'args' must be a mapping")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"{what} builder {target!r}: not found ({exc})") from None
+    try:
+        out = fn(**{str(k): v for k, v in args.items()})
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{what} builder {target!r}: {exc}") from None
+    if out is None:
+        raise ModelError(f"{what} builder {target!r} with {dict(args)!r}: no design")
+    return out
