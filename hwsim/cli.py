@@ -306,19 +306,15 @@ def backends(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
         return
-    print_table(
-        "backends",
-        [
-            {
-                "backend": r["name"],
-                "description": r["description"],
-                "ops": ", ".join(r["claims"]),
-                "totals": ", ".join(r["totals"]),
-                "options": ", ".join(r["options"]),
-            }
-            for r in rows
-        ],
-    )
+    import textwrap
+
+    for r in rows:
+        click.echo(f"{r['name']} — {r['description']}")
+        for label, items in (("ops", r["claims"]), ("totals", r["totals"]), ("options", list(r["options"]))):
+            text = ", ".join(items) or "-"
+            click.echo(textwrap.fill(text, width=100, initial_indent=f"  {label + ':':9}", subsequent_indent=" " * 11))
+        click.echo("")
+    click.echo("Options and their defaults, units and sources: hwsim backends --format json")
 
 
 @cli.command()
