@@ -10,6 +10,12 @@ backends) generates and what Vivado/Vitis HLS reports for it.
   ((sequence, features) inputs, io_parallel) and Einsum (a product of two activations,
   io_parallel + Latency; hls4ml builds it from torch.einsum only). GELU, LayerNorm over conv
   maps or vectors, and other ops are unsupported with the reason hls4ml lacks them.
+* ``--set emulate_missing=true`` (opt-in, an assumption): GELU/erf are costed as a lookup-table
+  activation exactly like hls4ml's sigmoid/tanh, and a LayerNorm over any axes as hls4ml's
+  LayerNormalization algorithm with n = the normalised elements and rows = the rest. Each such
+  row carries ``emulated: "<what hls4ml lacks>; costed as <what>"`` and the Estimate one
+  warning naming them; :meth:`FpgaBackend.plan` (and so ``check-hls4ml``) still leaves them
+  out as not buildable by hls4ml.
 * DSP: with the weight values (``OpGraph.weights``) the constant multiplications on DSPs are
   counted (an integer, row info ``dsp_estimate: count (weights)``); without them it is the
   expectation over Glorot-uniform weights (``expected (no weights)``, may be fractional).
@@ -123,6 +129,21 @@ _OPTION_DEFAULTS: dict[str, tuple[Any, str, str]] = {
 }
 
 
+#: the opt-in emulation of ops hls4ml 1.3.0 lacks (a Param, not an hls4ml setting or a constant)
+EMULATE_KEY = "emulate_missing"
+_EMULATE_PARAM = Param(
+    False,
+    "assumption: off by default (hwsim costs what hls4ml 1.3.0 builds); true costs GELU/erf as an hls4ml "
+    "table activation (as sigmoid/tanh) and LayerNorm over any axes as hls4ml's LayerNormalization algorithm "
+    "(n = normalised elements, rows = the rest): how a physicist would add them in hls4ml's style, not hls4ml 1.3.0",
+    "",
+    "true | false: cost ops hls4ml 1.3.0 has no implementation for (GELU, erf, LayerNorm over conv maps/vectors) "
+    "the way hls4ml builds the closest layers; emulated rows are flagged 'emulated'",
+)
+#: parameters that are neither hls4ml shortcuts nor cost-model constants
+_NOT_CONSTANTS = frozenset(_OPTION_DEFAULTS) | {"hls_config", EMULATE_KEY}
+
+
 class FpgaBackend(BackendBase):
     """hls4ml on AMD/Xilinx FPGAs (Vivado HLS / Vitis HLS), per-layer analytical model."""
 
@@ -176,6 +197,7 @@ class FpgaBackend(BackendBase):
         d["hls_config"] = Param(
             {}, "default: hls4ml config_from_*_model(granularity='name') ('auto' types)", "", "the hls4ml configuration dict"
         )
+        d[EMULATE_KEY] = _EMULATE_PARAM
         consts = load_constants()
         for section in ("rule", "fit"):
             for name, c in consts[section].items():
@@ -222,7 +244,7 @@ class FpgaBackend(BackendBase):
         if profile:
             pid = str(profile.get("id") or profile.get("path") or "profile")
             for key, raw in dict(profile.get("constants", {})).items():
-                if key not in params or key in _OPTION_DEFAULTS or key == "hls_config":
+                if key not in params or key in _NOT_CONSTANTS:
                     raise ConfigError(f"profile {pid}: constant {key!r} is not a parameter of backend 'fpga'")
                 value = raw.get("value") if isinstance(raw, Mapping) else raw
                 p = params[key]
@@ -257,7 +279,7 @@ class FpgaBackend(BackendBase):
         out = params.updated(changes)
         self._ctx_cache[id(out)] = (
             out,
-            (cfg, {k: out[k].value for k in out if k not in _OPTION_DEFAULTS and k != "hls_config"}, get_device(cfg.part)),
+            (cfg, {k: out[k].value for k in out if k not in _NOT_CONSTANTS}, get_device(cfg.part)),
         )
         if len(self._ctx_cache) > 256:
             self._ctx_cache.pop(next(iter(self._ctx_cache)))
@@ -278,7 +300,7 @@ class FpgaBackend(BackendBase):
             cfg = replace(cfg, auto_types=True, channels_last_conversion=_default_clc(cfg.io_type))
         if "weight_types" in ov:
             cfg = replace(cfg, weight_types=parse_weight_types(ov["weight_types"]))
-        consts = {k: params[k].value for k in params if k not in _OPTION_DEFAULTS and k != "hls_config"}
+        consts = {k: params[k].value for k in params if k not in _NOT_CONSTANTS}
         ctx = (cfg, consts, get_device(cfg.part))
         self._ctx_cache[id(params)] = (params, ctx)
         if len(self._ctx_cache) > 256:
@@ -304,6 +326,8 @@ class FpgaBackend(BackendBase):
 
         if any(op.kind == BATCHNORM for op in g.ops()):
             g = fold_batchnorm(g, allow=allow).graph
+        if params.value(EMULATE_KEY, False):
+            g = _mark_emulated(g)
         return g
 
     def supports(self, op: Op) -> Support:
@@ -318,7 +342,8 @@ class FpgaBackend(BackendBase):
         Unsupported ops are left out and named in ``FpgaPlan.warnings``."""
         g = graph if prepared else self.prepare(graph, params)
         cfg, _c, _d = self._ctx(params)
-        skip = frozenset(op.name for op in g.ops() if not self.supports(op))
+        # what hls4ml builds: ops costed by emulate_missing are left out like any unsupported op
+        skip = frozenset(op.name for op in g.ops() if not self.supports(op) or op.attrs.get(_m.EMULATED_ATTR))
         plan, _geo = _m.build_plan(g, cfg, skip)
         if skip:
             from dataclasses import replace
@@ -412,6 +437,9 @@ class FpgaBackend(BackendBase):
             info["reuse_factor_requested"] = lp.reuse_factor_requested
         if lp.parallelization_factor != 1:
             info["parallelization_factor"] = lp.parallelization_factor
+        if "emulated" in lp.extra:
+            # emulate_missing: what hls4ml 1.3.0 lacks; how hwsim costs it instead (an assumption)
+            info["emulated"] = lp.extra["emulated"]
         if "dsp_estimate" in lc.notes:
             # 'count (weights)': DSPs counted from the quantized weight values (an integer);
             # 'expected (no weights)': expectation over Glorot-uniform weights (fractional)
@@ -491,6 +519,12 @@ class FpgaBackend(BackendBase):
         totals["io_type"] = cfg.io_type
         totals["over_budget"] = over
         warnings = list(plan.warnings)
+        emulated = [r["name"] for r in rows if r.get("emulated")]
+        if emulated:
+            warnings.append(
+                f"emulate_missing=true: {len(emulated)} layer(s) hls4ml 1.3.0 cannot build are costed by hwsim's emulation "
+                f"in hls4ml's style (an assumption, not what hls4ml builds; see each row's 'emulated'): {', '.join(emulated)}"
+            )
         for k in over:
             warnings.append(
                 f"over budget: {k} {totals[k]:g} exceeds the {getattr(dev, k)} of {cfg.part} ({totals[k + '_pct']:.1f} %)"
@@ -505,6 +539,21 @@ class FpgaBackend(BackendBase):
             extra={"backend_tool": cfg.backend},
             fingerprint=graph.fingerprint(),
         )
+
+
+def _mark_emulated(graph: OpGraph) -> OpGraph:
+    """The graph with every op hls4ml 1.3.0 lacks but ``emulate_missing`` can cost marked by
+    the attribute :data:`model.EMULATED_ATTR` (value: what hls4ml lacks)."""
+    from hwsim.ir import Attrs
+
+    ops = list(graph.ops())
+    changed = False
+    for i, op in enumerate(ops):
+        reason = _m.emulation_reason(op)
+        if reason:
+            ops[i] = op.evolve(attrs=Attrs({**dict(op.attrs), _m.EMULATED_ATTR: reason}))
+            changed = True
+    return graph.replace_ops(ops) if changed else graph
 
 
 def _compose(

@@ -44,7 +44,19 @@ from .rules import FixedType
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["Device", "FixedType", "LayerCost", "build_plan", "cost_layer", "plan_layer", "support_reason", "value_from_features"]
+__all__ = [
+    "EMULATED_ATTR",
+    "EMULATED_TABLE_ACTS",
+    "Device",
+    "FixedType",
+    "LayerCost",
+    "build_plan",
+    "cost_layer",
+    "emulation_reason",
+    "plan_layer",
+    "support_reason",
+    "value_from_features",
+]
 
 # activation functions hls4ml implements (Activation / ParametrizedActivation / PReLU / Softmax)
 RELU_LIKE = frozenset({"relu", "leaky_relu", "prelu", "hard_sigmoid"})
@@ -82,8 +94,41 @@ _NO_ACT_REASON = {
 }
 
 
+#: element-wise functions hls4ml 1.3.0 lacks that ``emulate_missing`` costs as a lookup-table
+#: activation exactly like its sigmoid/tanh (bounded, smooth functions of one input; exp, log,
+#: sqrt, reciprocal, cosh, sinh are unbounded and not emulated)
+EMULATED_TABLE_ACTS = frozenset({"gelu", "erf"})
+#: the attribute :meth:`FpgaBackend.prepare` sets (``emulate_missing=true``) on the ops it
+#: costs by emulation: what hls4ml lacks (the strict support reason)
+EMULATED_ATTR = "fpga_emulated"
+
+
+def emulation_reason(op: Op) -> str:
+    """What hls4ml 1.3.0 lacks for ``op`` when ``emulate_missing`` can cost it in hls4ml's
+    style (a GELU/erf as a table activation, a LayerNorm over any axes as hls4ml's
+    LayerNormalization algorithm); '' when ``op`` is supported as is or cannot be emulated."""
+    if op.kind == ACTIVATION and op.function in EMULATED_TABLE_ACTS:
+        return _strict_support_reason(op)
+    if op.kind == LAYERNORM:
+        shape = tuple(int(x) for x in op.input_shape)
+        n = int(op.attrs.get("size", 0))
+        total = int(math.prod(shape)) if shape else 1
+        if n <= 0 or total % n:
+            return ""
+        return _strict_support_reason(op)
+    return ""
+
+
 def support_reason(op: Op) -> str:
-    """'' when the fpga backend (hls4ml 1.3.0) implements ``op``, else why not."""
+    """'' when the fpga backend (hls4ml 1.3.0) implements ``op`` (or, for an op marked by
+    ``emulate_missing``, costs it by emulation), else why not."""
+    if op.attrs.get(EMULATED_ATTR):
+        return ""
+    return _strict_support_reason(op)
+
+
+def _strict_support_reason(op: Op) -> str:
+    """'' when hls4ml 1.3.0 implements ``op``, else why not (emulation ignored)."""
     k = op.kind
     if k == DENSE:
         if len(op.input_shape) > 3:
@@ -789,6 +834,8 @@ def plan_layer(
     strategy_cfg = (ln.strategy if ln and ln.strategy else None) or (lt.strategy if lt and lt.strategy else None) or cfg.strategy
     warnings: list[str] = []
     extra: dict[str, Any] = {}
+    # emulate_missing: an op hls4ml 1.3.0 cannot build, costed in its style (flagged)
+    emulated = str(op.attrs.get(EMULATED_ATTR, ""))
     g: dict[str, Any] = {
         "kind": op.kind,
         "function": op.function,
@@ -942,7 +989,7 @@ def plan_layer(
         elif k == ACTIVATION:
             res_t = default if rs == "auto" else FixedType.parse(rs)
             prec = {"result": str(res_t)}
-            if op.function in TABLE_ACTS or op.function == "softmax":
+            if op.function in TABLE_ACTS or op.function == "softmax" or (emulated and op.function in EMULATED_TABLE_ACTS):
                 table_t = _table_type("table", ln, lt, TABLE_T, default)
                 tnames = ("table", "exp_table", "inv_table") if op.function == "softmax" else ("table",)
                 warnings.extend(_ignored_table_precisions(names, ln, lt, cfg, tnames))
@@ -969,6 +1016,11 @@ def plan_layer(
                         acc_sm = default if acs == "auto" else FixedType.parse(acs)
                     prec["accum"] = str(acc_sm)
                     g["softmax_accum_t"] = acc_sm
+                if emulated and op.function in EMULATED_TABLE_ACTS:
+                    extra["emulated"] = (
+                        f"{emulated}; costed as a {int(g['table_size'])}-entry {table_t} lookup-table activation "
+                        "exactly like hls4ml's sigmoid/tanh (nnet_activation.h)"
+                    )
             n_in = n_out = g["n_elements"]
         elif k in (POOL, GLOBAL_POOL, REDUCE):
             if k == POOL:
@@ -1007,6 +1059,7 @@ def plan_layer(
 
                 raise UnsupportedOpError(
                     f"layer {names[0]!r}: hls4ml 1.3.0 implements LayerNormalization for io_parallel only (nnet_layernorm.h has no stream version)"
+                    + ("; emulate_missing costs its io_parallel algorithm only" if emulated else "")
                 )
             sc_s = _resolve_type("scale", ln, lt, cfg, ("scale", "bias"))
             bi_s = _resolve_type("bias", ln, lt, cfg, ("scale", "bias"))
@@ -1018,7 +1071,12 @@ def plan_layer(
             acc_ln = _table_type("accum", ln, lt, LN_ACCUM_T, default)
             tab_ln = _table_type("table", ln, lt, LN_TABLE_T, default)
             prec = {"scale": str(sc_t), "bias": str(bi_t), "result": str(res_t), "accum": str(acc_ln), "table": str(tab_ln)}
-            seq, dim = int(op.input_shape[0]), int(op.input_shape[1])
+            if emulated:
+                # n = the normalised elements, rows = the rest (each row through layernorm_1d)
+                dim = int(op.attrs["size"])
+                seq = int(math.prod(op.input_shape)) // dim if op.input_shape else 1
+            else:
+                seq, dim = int(op.input_shape[0]), int(op.input_shape[1])
             tsize = (
                 (ln.table_size if ln and ln.table_size else None)
                 or (lt.table_size if lt and lt.table_size else None)
@@ -1026,9 +1084,19 @@ def plan_layer(
             )
             g.update(weight_t=sc_t, bias_t=bi_t, accum_t=acc_ln, table_t=tab_ln, table_size=int(tsize), seq_len=seq, dim=dim)
             n_in = n_out = g["n_elements"]
-            warnings.append(
-                f"layer {names[0]!r}: hls4ml 1.3.0 converts LayerNorm from PyTorch (nn.LayerNorm) and Keras, not from ONNX"
-            )
+            if emulated:
+                affine = bool(op.attrs.get("affine", True))
+                if not affine:
+                    g["affine"] = False  # no scale multiplications, no bias additions
+                extra["emulated"] = (
+                    f"{emulated}; costed as hls4ml's LayerNormalization algorithm (nnet_layernorm.h layernorm_1d, "
+                    f"{int(tsize)}-entry {tab_ln} 1/sqrt table, accum {acc_ln}) over n = {dim} normalised elements "
+                    f"x {seq} row(s)" + ("" if affine else ", without the affine scale and bias")
+                )
+            else:
+                warnings.append(
+                    f"layer {names[0]!r}: hls4ml 1.3.0 converts LayerNorm from PyTorch (nn.LayerNorm) and Keras, not from ONNX"
+                )
         elif k == MATMUL:
             if cfg.io_type != "io_parallel" or strategy_cfg not in ("latency", "distributed_arithmetic"):
                 from hwsim.errors import UnsupportedOpError
@@ -1438,7 +1506,7 @@ def cost_layer(
             _add(feats, "LUT", "lut_per_adder_bit", n_par * g.get("softmax_accum_t", SOFTMAX_T).width)
             _add(feats, "LUT", "lut_per_cmp_bit", n_par * ib)
             _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) + n_par * SOFTMAX_T.width * depth)
-        elif f in TABLE_ACTS:
+        elif f in TABLE_ACTS or f in EMULATED_TABLE_ACTS:  # the latter only when emulated
             d = int(c["act_table_stream_depth"] if stream else c["act_table_cycles_parallel"])
             lat = pix + d if stream else d
             ii = lat if stream else 1
@@ -1558,7 +1626,10 @@ def cost_layer(
         min_bits = int(c["dsp_min_weight_bits"])
         # (count per row, a bits, b bits) of the row's multiplications; HLS shares them over
         # the II = reuse_factor cycles (assumption, as batchnorm's multiplier_limit)
-        groups = ((2, aw, aw), (dim, aw, aw), (dim, aw, tab_t.width), (dim, aw + tab_t.width, sc_t.width))
+        affine = bool(g.get("affine", True))  # False only for an emulated LayerNorm without weights
+        groups: tuple[tuple[int, int, int], ...] = ((2, aw, aw), (dim, aw, aw), (dim, aw, tab_t.width))
+        if affine:
+            groups += ((dim, aw + tab_t.width, sc_t.width),)
         n_dsp = 0
         for n_m, a_b, b_b in groups:
             n_sh = -(-n_m // max(1, rf))
@@ -1568,7 +1639,7 @@ def cost_layer(
             else:
                 _add(feats, "LUT", "lut_per_mult_bit2", n_sh * a_b * b_b)
         dsp = float(n_dsp)
-        _add(feats, "LUT", "lut_per_adder_bit", 3 * dim * aw + dim * ob)  # two sums, diff, bias add
+        _add(feats, "LUT", "lut_per_adder_bit", 3 * dim * aw + (dim * ob if affine else 0))  # two sums, diff, bias add
         _add(feats, "BRAM_18K", "bram_table_scale", bram18_for(tab_t.width, int(g["table_size"])))
         _add(feats, "FF", "ff_per_io_bit", dim * (ib + ob))
         _add(feats, "FF", "ff_per_product_bit", 2 * dim * aw)  # data_diff held across the pipeline
