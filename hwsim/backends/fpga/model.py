@@ -221,6 +221,24 @@ def name_aliases(op: Op) -> tuple[str, ...]:
     return hit
 
 
+def _inserted_layer(
+    name: str, hls_class: str, n_in: int, n_out: int, cfg: FpgaConfig, result_t: Any, inserted_by: str, **extra: Any
+) -> LayerPlan:
+    """A layer hls4ml inserts by itself (Transpose, Clone, ZeroPadding): no IR op, the model's
+    reuse factor, the type it passes through."""
+    return LayerPlan(
+        name=name,
+        hls_class=hls_class,
+        ops=(),
+        n_in=n_in,
+        n_out=n_out,
+        reuse_factor_requested=cfg.reuse_factor,
+        reuse_factor=cfg.reuse_factor,
+        precision={"result": str(result_t)},
+        extra={"inserted_by": inserted_by, **extra},
+    )
+
+
 def _name_aliases(op: Op) -> tuple[str, ...]:
     """Names the user may give this layer in ``LayerName``: the IR op name, the ONNX node
     names (``origin``; what ``config_from_onnx_model`` uses), and the torch.fx name
@@ -570,20 +588,16 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
                 n = int(math.prod(t.shape))
                 ft = tensor_types[t.name]
                 pre.append(
-                    LayerPlan(
-                        name=f"transpose_input_for_{t.name}",
-                        hls_class="Transpose",
-                        ops=(),
-                        n_in=n,
-                        n_out=n,
-                        reuse_factor_requested=cfg.reuse_factor,
-                        reuse_factor=cfg.reuse_factor,
-                        precision={"result": str(ft)},
-                        extra={
-                            "inserted_by": "hls4ml ChannelsLastConversion=full",
-                            "free": True,
-                            "aliases": ("transpose_input_for_x", "transpose_input_for_input_1"),
-                        },
+                    _inserted_layer(
+                        f"transpose_input_for_{t.name}",
+                        "Transpose",
+                        n,
+                        n,
+                        cfg,
+                        ft,
+                        "hls4ml ChannelsLastConversion=full",
+                        free=True,
+                        aliases=("transpose_input_for_x", "transpose_input_for_input_1"),
                     )
                 )
         layers = pre + layers
@@ -653,21 +667,17 @@ def _zero_padding_layer(op: Op, lp: LayerPlan, cfg: FpgaConfig, in_t: FixedType)
     cls = f"ZeroPadding{dims}D"
     n_in = int(math.prod(shape))
     n_out = ch * out_h * out_w
-    zlp = LayerPlan(
-        name=pre + lp.name,
-        hls_class=cls,
-        ops=(),
-        n_in=n_in,
-        n_out=n_out,
-        reuse_factor_requested=cfg.reuse_factor,
-        reuse_factor=cfg.reuse_factor,
-        precision={"result": str(in_t)},
-        extra={
-            "inserted_by": "hls4ml InsertZeroPaddingBeforeConv (io_stream)",
-            "aliases": tuple(pre + a for a in lp.extra.get("aliases", ())),
-            "input": str(in_t),
-            "before": op.name,
-        },
+    zlp = _inserted_layer(
+        pre + lp.name,
+        cls,
+        n_in,
+        n_out,
+        cfg,
+        in_t,
+        "hls4ml InsertZeroPaddingBeforeConv (io_stream)",
+        aliases=tuple(pre + a for a in lp.extra.get("aliases", ())),
+        input=str(in_t),
+        before=op.name,
     )
     zg: dict[str, Any] = {
         "kind": "zeropad",
@@ -705,21 +715,17 @@ def _clone_layer(
     ``clone_<layer>``, nnet::clone_stream copies each word to ``n_copies`` streams (PIPELINE II=1)."""
     n = int(math.prod(shape)) if shape else 1
     pack = int(max(1, pack))
-    lp = LayerPlan(
-        name=f"clone_{layer}",
-        hls_class="Clone",
-        ops=(),
-        n_in=n,
-        n_out=n,
-        reuse_factor_requested=cfg.reuse_factor,
-        reuse_factor=cfg.reuse_factor,
-        precision={"result": str(t)},
-        extra={
-            "inserted_by": "hls4ml CloneOutput (io_stream)",
-            "aliases": tuple(f"clone_{a}" for a in aliases),
-            "input": str(t),
-            "copies": n_copies,
-        },
+    lp = _inserted_layer(
+        f"clone_{layer}",
+        "Clone",
+        n,
+        n,
+        cfg,
+        t,
+        "hls4ml CloneOutput (io_stream)",
+        aliases=tuple(f"clone_{a}" for a in aliases),
+        input=str(t),
+        copies=n_copies,
     )
     g: dict[str, Any] = {
         "kind": "clone",
@@ -772,21 +778,17 @@ def _transpose_layer(op: Op, cfg: FpgaConfig, in_t: FixedType, in_pack: int) -> 
     out_pack = int(op.input_shape[-1])
     name = f"transpose_input_for_{op.name}"
     aliases = tuple(f"transpose_input_for_{a}" for a in name_aliases(op)[1:])
-    lp = LayerPlan(
-        name=name,
-        hls_class="Transpose",
-        ops=(),
-        n_in=n,
-        n_out=n,
-        reuse_factor_requested=cfg.reuse_factor,
-        reuse_factor=cfg.reuse_factor,
-        precision={"result": str(in_t)},
-        extra={
-            "inserted_by": "hls4ml ChannelsLastConverter (transpose before Flatten)",
-            "aliases": aliases,
-            "input": str(in_t),
-            "before": op.name,
-        },
+    lp = _inserted_layer(
+        name,
+        "Transpose",
+        n,
+        n,
+        cfg,
+        in_t,
+        "hls4ml ChannelsLastConverter (transpose before Flatten)",
+        aliases=aliases,
+        input=str(in_t),
+        before=op.name,
     )
     g: dict[str, Any] = {
         "kind": "transpose",
