@@ -389,16 +389,7 @@ class FpgaBackend(BackendBase):
         # warning-free cost is reused under the new name
         skey = None
         if not cfg.layer_name:
-            skey = (
-                "anon",
-                op.kind,
-                op.attrs,
-                tuple(t.shape for t in op.inputs),
-                tuple(t.shape for t in op.outputs),
-                op.precision,
-                op.sparsity,
-                id(params),
-            )
+            skey = _m.anonymous_op_key(op, id(params))
             shit = self._op_cache.get(skey)
             if shit is not None and shit[0] is params:
                 from dataclasses import replace

@@ -221,6 +221,22 @@ def name_aliases(op: Op) -> tuple[str, ...]:
     return hit
 
 
+def anonymous_op_key(op: Op, *extra: Any) -> tuple[Any, ...]:
+    """A cache key of ``op`` without its name: kind, attributes, shapes, precision and
+    sparsity (plus ``extra``). Search candidates name their ops by position, so the same layer
+    under another name reuses a plan/cost when no LayerName entry depends on the name."""
+    return (
+        "anon",
+        op.kind,
+        op.attrs,
+        tuple(t.shape for t in op.inputs),
+        tuple(t.shape for t in op.outputs),
+        op.precision,
+        op.sparsity,
+        *extra,
+    )
+
+
 def _inserted_layer(
     name: str, hls_class: str, n_in: int, n_out: int, cfg: FpgaConfig, result_t: Any, inserted_by: str, **extra: Any
 ) -> LayerPlan:
@@ -515,17 +531,7 @@ def build_plan(graph: OpGraph, cfg: FpgaConfig, skip: frozenset[str] = frozenset
             # the same layer under another name (search candidates name ops by position):
             # without LayerName entries the name changes only LayerPlan.name/aliases and the
             # warnings' text, so a warning-free plan is reused, renamed
-            akey = (
-                "anon",
-                op.kind,
-                op.attrs,
-                tuple(t.shape for t in op.inputs),
-                tuple(t.shape for t in op.outputs),
-                op.precision,
-                op.sparsity,
-                tuple(in_types),
-                id(wkey) if wkey is not None else None,
-            )
+            akey = anonymous_op_key(op, tuple(in_types), id(wkey) if wkey is not None else None)
             ahit = memo.get(akey)
             if ahit is not None and ahit[2] is wkey:
                 names = name_aliases(op)
