@@ -124,6 +124,20 @@ def _common_params(kind: str, default_device: str) -> dict[str, Param]:
     return d
 
 
+def _batch_totals(T: float, E: float, batch: int, costs: Sequence[OpCost], shares: Mapping[str, float]) -> dict[str, Any]:
+    """The totals cpu and gpu share: one batch takes ``T`` seconds and ``E`` joules; the
+    bound is the category with the largest share of the time."""
+    return {
+        "latency_s": T,
+        "throughput_per_s": batch / T,
+        "energy_per_inference_j": E / batch,
+        "energy_per_batch_j": E,
+        "power_w": E / T,
+        "flops": sum(float(x.values["flops"]) for x in costs),
+        "bound": sorted(shares.items(), key=lambda kv: kv[1])[-1][0],
+    }
+
+
 class _CpuGpuBase(BackendBase):
     kind: ClassVar[str] = ""
     default_device: ClassVar[str] = ""
@@ -536,13 +550,7 @@ class CpuBackend(_CpuGpuBase):
             shares[b] = shares.get(b, 0.0) + float(x.values["latency_s"]) - (0.0 if b == "overhead" else ov)
             shares["overhead"] += 0.0 if b == "overhead" else ov
         totals = {
-            "latency_s": T,
-            "throughput_per_s": batch / T,
-            "energy_per_inference_j": E / batch,
-            "energy_per_batch_j": E,
-            "power_w": E / T,
-            "flops": sum(float(x.values["flops"]) for x in costs),
-            "bound": sorted(shares.items(), key=lambda kv: kv[1])[-1][0],
+            **_batch_totals(T, E, batch, costs, shares),
             "call_overhead_s": c.t_call,
             "threads": c.threads,
             "batch": batch,
@@ -767,13 +775,7 @@ class GpuBackend(_CpuGpuBase):
             "host ops": t_host,
         }
         totals = {
-            "latency_s": T,
-            "throughput_per_s": batch / T,
-            "energy_per_inference_j": E / batch,
-            "energy_per_batch_j": E,
-            "power_w": E / T,
-            "flops": sum(float(x.values["flops"]) for x in costs),
-            "bound": sorted(shares.items(), key=lambda kv: kv[1])[-1][0],
+            **_batch_totals(T, E, batch, costs, shares),
             "device_s": t_device,
             "host_issue_s": sum(issue),
             "copy_s": t_h2d + t_d2h,
