@@ -1184,6 +1184,20 @@ class Device:
     dsp_b_bits: int
 
 
+def short_rom_pipeline(rf: int, block: int, weight_bits: int, const_w: bool, c: Mapping[str, float]) -> bool:
+    """Whether the Resource kernel's ReuseLoop is one stage shorter (RF + depth - 1 cycles):
+    one multiplier (block factor 1) reading a weight ROM of at most
+    ``dense_resource_short_rom_max_depth`` words of at most ``..._max_weight_bits`` bits.
+    Seen in Vitis HLS 2023.2 csynth (wa-hls4ml: the 24x8 layers at <= 8 bits); the
+    thresholds are fitted/assumed, their sources are in constants.json."""
+    return (
+        not const_w
+        and block == 1
+        and rf <= int(c["dense_resource_short_rom_max_depth"])
+        and weight_bits <= int(c["dense_resource_short_rom_max_weight_bits"])
+    )
+
+
 def dsps_per_mult(a_bits: int, b_bits: int, dev: Device) -> int:
     """DSP slices for one a x b multiplication: ceil(wide/A)*ceil(narrow/B) with the slice's
     A x B multiplier (27x18 DSP48E2, 25x18 DSP48E1)."""
@@ -1405,6 +1419,12 @@ def cost_layer(
         tree = _tree_cycles(n_in if not g.get("depthwise") else int(math.prod(g["kernel"])), c, clock_ns)
         if strategy in ("resource", "resource_unrolled"):
             compute = rf + int(c["dense_resource_depth"])
+            if strategy == "resource" and short_rom_pipeline(rf, block, wb, const_w, c):
+                compute -= 1
+                notes["short_rom_pipeline"] = (
+                    f"one multiplier reading a {rf}-word ROM of {wb}-bit weights: RF + "
+                    f"{int(c['dense_resource_depth']) - 1} cycles (Vitis HLS 2023.2 schedule, wa-hls4ml fit)"
+                )
         else:
             compute = (rf - 1) + int(c["dense_latency_mult_cycles"]) + tree
         if is_dense:
