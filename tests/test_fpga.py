@@ -932,3 +932,26 @@ def test_plan_agrees_with_hls4ml_residual_cnn(io_type):
     classes = {r.hls4ml for r in res.rows if r.field == "hls_class"}
     if io_type == "io_stream":
         assert {"Clone", "ZeroPadding2D", "Transpose"} <= classes
+
+
+@pytest.mark.parametrize(
+    ("backend", "kind", "padding", "cycles"),
+    [
+        ("Vivado", "avg", "same", 21),  # a divider per output: hls4ml CI baseline, Vivado HLS 2020.1
+        ("Vivado", "avg", "valid", 0),
+        ("Vivado", "max", "same", 0),  # max pooling pads with -inf, nothing to divide
+        ("Vitis", "avg", "same", 0),  # Vitis HLS 2024.1 folds the division
+    ],
+)
+def test_vivado_avgpool_padding_divider(be, backend, kind, padding, cycles):
+    from hwsim.backends.fpga.graphs import ci_pool
+
+    ov = {"backend": backend, "part": "xcvu13p-flga2577-2-e"}
+    e = _est(be, ci_pool(kind, 1, padding), None, ov)
+    (layer,) = e.layers
+    assert layer["latency_cycles"] == cycles
+    assert ("pool_divider" in layer) is (cycles > 0)
+    if cycles:
+        # the dividers dominate: 3 channels x 61 outputs, each ~470 LUT (CI baseline 89 529 LUT)
+        valid = _est(be, ci_pool(kind, 1, "valid"), None, ov)
+        assert layer["LUT"] - valid.layers[0]["LUT"] >= 3 * 61 * 400

@@ -435,8 +435,9 @@ class FpgaBackend(BackendBase):
             # 'count (weights)': DSPs counted from the quantized weight values (an integer);
             # 'expected (no weights)': expectation over Glorot-uniform weights (fractional)
             info["dsp_estimate"] = lc.notes["dsp_estimate"]
-        if "short_rom_pipeline" in lc.notes:
-            info["short_rom_pipeline"] = lc.notes["short_rom_pipeline"]
+        for note in ("short_rom_pipeline", "pool_divider"):
+            if note in lc.notes:
+                info[note] = lc.notes[note]
         if op is not None:
             label = op.kind + (f":{op.function}" if op.function else "")
         else:  # hls4ml-inserted: Transpose before a Flatten, Clone of a stream read twice, ZeroPadding

@@ -1051,6 +1051,9 @@ def plan_layer(
             g.update(pool_size=psize, accum_t=acc_t)
             if k == POOL:
                 g["pool_kernel"] = tuple(int(x) for x in op.attrs["kernel"])
+                # average over a window that overlaps padding: nnet_pooling.h divides by the
+                # count of real pixels (count_pad false, the ONNX/Keras default)
+                g["pool_padded_avg"] = (not is_max) and any(int(p) for p in op.attrs.get("pads", ()))
             n_in = int(math.prod(op.input_shape)) if op.input_shape else 1
             n_out = g["n_elements"]
         elif k == ELEMENTWISE:
@@ -1614,6 +1617,16 @@ def cost_layer(
             lat = int(c["pool_parallel_cycles"]) if k == POOL else _tree_cycles(psize, c, clock_ns)
             ii = 1
             n_units = int(g["n_elements"])
+            if k == POOL and backend == "Vivado" and g.get("pool_padded_avg"):
+                # Vivado HLS keeps the division by the window's pixel count: a pipelined divider
+                # per output (Vitis HLS folds it once the loops are unrolled)
+                lat = int(c["vivado_avgpool_divider_cycles"])
+                _add(feats, "LUT", "lut_per_pool_divider", n_units)
+                _add(feats, "FF", "ff_per_pool_divider", n_units)
+                notes["pool_divider"] = (
+                    f"Vivado HLS: {n_units} dividers (one per output) for the average over padded windows; "
+                    "Vitis HLS or count_include_pad avoids them"
+                )
         _add(feats, "LUT", "lut_per_cmp_bit" if is_max else "lut_per_adder_bit", n_units * max(psize - 1, 1) * acc_t.width)
         if stream:
             _add(feats, "FF", "ff_per_io_bit", n_units * (ob + acc_t.width))
