@@ -356,7 +356,7 @@ def run_ci(out: Path) -> dict[str, Any]:
         "not validation. LUT/FF are the default (unfitted) constants (lut/ff_per_pool_divider also read off these designs).",
         "",
         f"Latency within ±10 % or ±3 cycles: **{lat_ok} / {n}**; II within ±10 % or ±3 cycles: **{ii_ok} / {n}**.",
-        f"On the tool versions hls4ml 1.3 supports (Vivado HLS 2018.2-2020.1, Vitis HLS 2022.2-2024.1, per hls4ml's",
+        "On the tool versions hls4ml 1.3 supports (Vivado HLS 2018.2-2020.1, Vitis HLS 2022.2-2024.1, per hls4ml's",
         f"status page; here Vivado 2020.1, Vitis 2023.1 and 2024.1): latency **{sup['lat']} / {sup['n']}**, II"
         f" **{sup['ii']} / {sup['n']}**. The two Vitis HLS 2020.1 designs predate that range (its io_stream Dense takes",
         "16 cycles where Vitis 2023.1/2024.1 take 4); they are listed, not modelled.",
