@@ -955,3 +955,32 @@ def test_vivado_avgpool_padding_divider(be, backend, kind, padding, cycles):
         # the dividers dominate: 3 channels x 61 outputs, each ~470 LUT (CI baseline 89 529 LUT)
         valid = _est(be, ci_pool(kind, 1, "valid"), None, ov)
         assert layer["LUT"] - valid.layers[0]["LUT"] >= 3 * 61 * 400
+
+
+CI_DIR = Path(__file__).resolve().parents[1] / "calibration" / "reports" / "hls4ml-ci-baselines"
+
+
+@pytest.mark.parametrize("tool", ["Vivado/2020.1", "Vitis/2023.1", "Vitis/2024.1"])
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "prelu"])
+def test_single_word_stream_drops_the_loop_cycle(be, tool, act):
+    """Dense(64) on one input + ReLU-like, io_stream: one packed word per layer, so HLS removes
+    the trip-count-1 stream loops; csynth gives 2 cycles on every supported tool (hls4ml CI)."""
+    import json
+
+    from hwsim.backends.fpga.graphs import hls4ml_ci_design
+
+    backend = tool.split("/")[0]
+    stem = f"test_keras_api_test_activations_io_stream-{backend}-{act}"
+    rep = json.loads((CI_DIR / tool / f"{stem}.json").read_text())["CSynthesisReport"]
+    g, ov = hls4ml_ci_design(stem, backend)
+    e = _est(be, g, None, ov)
+    assert e["latency_cycles"] == int(rep["BestLatency"]) == 2
+
+
+def test_multi_word_stream_keeps_the_loop_cycle(be):
+    """A ReLU over 900 stream words keeps H*W + 2 (tutorial CNN relu_0: 902 cycles)."""
+    x = TensorSpec("x", (16, 30, 30))
+    y = TensorSpec("y", (16, 30, 30))
+    g = OpGraph([Op("r", "activation", (x,), (y,), {"function": "relu"})], [x], ["y"])
+    e = _est(be, g, None, {"io_type": "io_stream"})
+    assert e.layers[0]["latency_cycles"] == 902

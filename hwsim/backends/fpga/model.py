@@ -1434,6 +1434,8 @@ def cost_layer(
             if stream:
                 words = -(-n_in // max(1, int(g.get("in_pack", g["in_channels"]))))
                 lat = (words - 1) * int(c["stream_read_cycles_per_word"]) + compute + int(c["dense_stream_depth"])
+                if words == 1:  # one word: HLS removes the trip-count-1 read loop
+                    lat = max(lat - int(c["stream_loop_entry_cycles"]), 0)
                 ii = max(rf, words)
                 depth = lat
             else:
@@ -1539,9 +1541,9 @@ def cost_layer(
             _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) + n_par * SOFTMAX_T.width * depth)
         elif f in TABLE_ACTS or f in EMULATED_TABLE_ACTS:  # the latter only when emulated
             d = int(c["act_table_stream_depth"] if stream else c["act_table_cycles_parallel"])
-            lat = pix + d if stream else d
+            lat = _stream_loop_cycles(pix, d, c) if stream else d
             ii = lat if stream else 1
-            depth = d
+            depth = lat if stream and pix == 1 else d
             tb = g["table_t"].width
             _add(feats, "BRAM_18K", "bram_table_scale", math.ceil(n_par / 2) * bram18_for(tb, int(g["table_size"])))
             _add(feats, "LUT", "lut_per_table_lookup_bit", n_par * tb)
@@ -1549,9 +1551,9 @@ def cost_layer(
             _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) * max(1, d))
         else:  # relu-like
             d = int(c["act_stream_depth"] if stream else c["act_relu_cycles_parallel"])
-            lat = pix + d if stream else d
+            lat = _stream_loop_cycles(pix, d, c) if stream else d
             ii = lat if stream else 1
-            depth = d
+            depth = lat if stream and pix == 1 else d
             _add(feats, "LUT", "lut_per_cmp_bit", n_par * ib)
             if f in ("leaky_relu", "prelu"):
                 _add(feats, "LUT", "lut_per_const_mult_adder_bit", n_par * 2 * (ib + 8))  # alpha: ~3 CSD digits
@@ -1749,6 +1751,12 @@ def cost_layer(
         else:
             _add(feats, "LUT", "lut_per_linebuffer_bit", n_fifo * width * max(dep, 1))
     return LayerCost(int(lat), int(max(ii, 0)), float(dsp), feats, int(depth), notes)
+
+
+def _stream_loop_cycles(words: int, depth: int, c: Mapping[str, float]) -> int:
+    """Cycles of a pipelined loop over ``words`` stream words (II 1): ``words + depth``, less
+    the loop's entry cycle when one word makes HLS remove the loop."""
+    return words + depth - (int(c["stream_loop_entry_cycles"]) if words == 1 else 0)
 
 
 def _linebuffer_bits(g: Mapping[str, Any], ib: int) -> int:
