@@ -1541,6 +1541,8 @@ def cost_layer(
             _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) + n_par * SOFTMAX_T.width * depth)
         elif f in TABLE_ACTS or f in EMULATED_TABLE_ACTS:  # the latter only when emulated
             d = int(c["act_table_stream_depth"] if stream else c["act_table_cycles_parallel"])
+            if backend == "Vitis":
+                d += int(c["act_table_vitis_extra_cycles"])
             lat = _stream_loop_cycles(pix, d, c) if stream else d
             ii = lat if stream else 1
             depth = lat if stream and pix == 1 else d
