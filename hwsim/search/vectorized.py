@@ -368,7 +368,8 @@ class FpgaPopulation:
             lat_df = lats[np.arange(P), i_max] + deps.sum(axis=1) - deps[np.arange(P), i_max]
             ii_df = ii_max + int(c["dataflow_ii_overhead"])
         else:
-            lat_df = np.maximum(lat_sum + int(c["dataflow_parallel_latency_offset"]), 0)
+            multi = real.sum(axis=1) > 1  # the channel overlap needs two stages (FpgaBackend._compose)
+            lat_df = np.maximum(lat_sum + np.where(multi, int(c["dataflow_parallel_latency_offset"]), 0), 0)
             ii_df = np.maximum(lat_df, ii_max)
         pipe = style == "pipeline"
         lat = np.where(pipe, lat_sum, lat_df)

@@ -564,7 +564,8 @@ def _compose(
         i_max = max(range(len(lcs)), key=lambda i: lats[i])
         lat = lats[i_max] + sum(lc.stream_depth for j, lc in enumerate(lcs) if j != i_max)
         return lat, max(iis) + int(c["dataflow_ii_overhead"])
-    lat = sum(lats) + int(c["dataflow_parallel_latency_offset"])
+    # the offset is the overlap at a producer -> consumer channel: none in a one-stage region
+    lat = sum(lats) + (int(c["dataflow_parallel_latency_offset"]) if len(lcs) > 1 else 0)
     lat = max(lat, 0)
     return lat, max(lat, max(iis))
 
