@@ -1004,3 +1004,18 @@ def test_table_activation_one_cycle_more_on_vitis(be, io):
         if io == "io_parallel":  # (Vivado's io_stream sigmoid takes 4, one more than its ELU: not modelled)
             assert lat[backend] == int(rep["BestLatency"])
     assert lat["Vitis"] == lat["Vivado"] + 1
+
+
+def test_single_stage_dataflow_has_no_channel_overlap(be):
+    """Conv2D alone, Resource, io_parallel (DATAFLOW): 49 pixels x RF 1 + 2 = 51 cycles in the
+    Vivado 2020.1 CI baseline; the two-layer wa-hls4ml designs keep their -1 (tested above)."""
+    import json
+
+    from hwsim.backends.fpga.graphs import hls4ml_ci_design
+
+    stem = "test_keras_api_test_conv2d_io_parallel-Vivado-Resource-same-channels_last"
+    rep = json.loads((CI_DIR / "Vivado/2020.1" / f"{stem}.json").read_text())["CSynthesisReport"]
+    g, ov = hls4ml_ci_design(stem, "Vivado")
+    e = _est(be, g, None, ov)
+    assert e["pipeline_style"] == "dataflow"
+    assert e["latency_cycles"] == int(rep["BestLatency"]) == 51
