@@ -1543,9 +1543,8 @@ def cost_layer(
             d = int(c["act_table_stream_depth"] if stream else c["act_table_cycles_parallel"])
             if backend == "Vitis":
                 d += int(c["act_table_vitis_extra_cycles"])
-            lat = _stream_loop_cycles(pix, d, c) if stream else d
+            lat, depth = _stream_loop_cycles(pix, d, c) if stream else (d, d)
             ii = lat if stream else 1
-            depth = lat if stream and pix == 1 else d
             tb = g["table_t"].width
             _add(feats, "BRAM_18K", "bram_table_scale", math.ceil(n_par / 2) * bram18_for(tb, int(g["table_size"])))
             _add(feats, "LUT", "lut_per_table_lookup_bit", n_par * tb)
@@ -1553,9 +1552,8 @@ def cost_layer(
             _add(feats, "FF", "ff_per_io_bit", n_par * (ib + ob) * max(1, d))
         else:  # relu-like
             d = int(c["act_stream_depth"] if stream else c["act_relu_cycles_parallel"])
-            lat = _stream_loop_cycles(pix, d, c) if stream else d
+            lat, depth = _stream_loop_cycles(pix, d, c) if stream else (d, d)
             ii = lat if stream else 1
-            depth = lat if stream and pix == 1 else d
             _add(feats, "LUT", "lut_per_cmp_bit", n_par * ib)
             if f in ("leaky_relu", "prelu"):
                 _add(feats, "LUT", "lut_per_const_mult_adder_bit", n_par * 2 * (ib + 8))  # alpha: ~3 CSD digits
@@ -1755,10 +1753,14 @@ def cost_layer(
     return LayerCost(int(lat), int(max(ii, 0)), float(dsp), feats, int(depth), notes)
 
 
-def _stream_loop_cycles(words: int, depth: int, c: Mapping[str, float]) -> int:
-    """Cycles of a pipelined loop over ``words`` stream words (II 1): ``words + depth``, less
-    the loop's entry cycle when one word makes HLS remove the loop."""
-    return words + depth - (int(c["stream_loop_entry_cycles"]) if words == 1 else 0)
+def _stream_loop_cycles(words: int, depth: int, c: Mapping[str, float]) -> tuple[int, int]:
+    """(latency, stream depth) of a pipelined loop over ``words`` stream words at II 1:
+    ``words + depth`` and ``depth``; when one word makes HLS remove the loop, its entry cycle
+    goes and the whole latency is depth (nothing streams behind it)."""
+    if words == 1:
+        lat = words + depth - int(c["stream_loop_entry_cycles"])
+        return lat, lat
+    return words + depth, depth
 
 
 def _linebuffer_bits(g: Mapping[str, Any], ib: int) -> int:

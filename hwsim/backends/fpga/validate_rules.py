@@ -97,7 +97,7 @@ def run_wa(out: Path) -> dict[str, Any]:
     apes: dict[str, list[float]] = {"LUT": [], "FF": [], "BRAM_18K": []}
     by_prec: dict[int, list[int]] = {}
     pts: list[tuple[float, float, float, float]] = []
-    split_rows: list[tuple[str, str, bool, bool]] = []
+    split_rows: list[tuple[str, str, bool, int, int]] = []
     for r in df.itertuples():
         widths = [int(x) for x in str(r.model_string).split("-")]
         e = _est(be, mlp(widths, activation=None), wa_config(int(r.prec), int(r.rf)))
@@ -106,7 +106,8 @@ def run_wa(out: Path) -> dict[str, Any]:
         dsp_ok = e["DSP"] == int(r.DSP_hls)
         ok["latency"] += lat_ok
         fired = any("short_rom_pipeline" in x for x in e.layers)
-        split_rows.append(("wa-hls4ml:" + str(r.model_file).removesuffix(".tar.gz"), str(r.model_string), fired, bool(lat_ok)))
+        rid = "wa-hls4ml:" + str(r.model_file).removesuffix(".tar.gz")
+        split_rows.append((rid, str(r.model_string), fired, int(e["latency_cycles"]), int(r.BestLatency_hls)))
         ok["ii"] += ii_ok
         ok["dsp"] += dsp_ok
         by_prec.setdefault(int(r.prec), [0, 0])
@@ -172,17 +173,20 @@ def run_wa(out: Path) -> dict[str, Any]:
 
 def _wa_split() -> tuple[set[str], set[str]]:
     """The fit / held-out row ids of the shipped wa-hls4ml profile (whole architectures held out)."""
-    prof = Path(__file__).resolve().parents[3] / "calibration" / "profiles" / "fpga" / "xcu250-figd2104-2L-e.json"
+    from hwsim._paths import profiles_dir
+
+    prof = profiles_dir() / "fpga" / "xcu250-figd2104-2L-e.json"
     if not prof.is_file():
         return set(), set()
     split = json.loads(prof.read_text())["split"]
     return set(split["fit"]), set(split["held_out"])
 
 
-def _wa_short_rom_section(rows: Sequence[tuple[str, str, bool, bool]]) -> list[str]:
+def _wa_short_rom_section(rows: Sequence[tuple[str, str, bool, int, int]]) -> list[str]:
     """The one fitted cycle rule on these data, with its fit / held-out evidence.
 
-    ``rows``: (row id, architecture, rule fired, latency exact) per row."""
+    ``rows``: (row id, architecture, rule fired, predicted latency, csynth latency) per row;
+    without the rule a row it fired on is one cycle longer."""
     fit, held = _wa_split()
     lines = ["", "## The short-ROM rule: fitted on the fit split, checked on the held-out split", ""]
     lines.append(
@@ -203,9 +207,8 @@ def _wa_short_rom_section(rows: Sequence[tuple[str, str, bool, bool]]) -> list[s
         if not sel:
             continue
         fires = sum(1 for r in sel if r[2])
-        exact = sum(1 for r in sel if r[3])
-        # without the rule a fired row is one cycle longer: exact iff it was not exact with it
-        exact_wo = sum(1 for r in sel if (r[3] and not r[2]))
+        exact = sum(1 for r in sel if r[3] == r[4])
+        exact_wo = sum(1 for r in sel if r[3] + int(r[2]) == r[4])
         n = len(sel)
         lines.append(f"| {label} | {n} | {fires} | {exact} ({100 * exact / n:.1f} %) | {exact_wo} ({100 * exact_wo / n:.1f} %) |")
     archs = sorted({r[1] for r in rows if r[2]})
