@@ -206,6 +206,20 @@ def main():
     )
 
     # (c) hls4ml CI activation tests
+    def ci_row(design, row_id, vals, ms):
+        """One CSV row of a CI design: Dense(64) on one input, ap_fixed<16,6>, RF 1, Latency."""
+        return {
+            "design": design,
+            "row_id": row_id,
+            "model_string": "1-64",
+            "prec": 16,
+            "rf": 1,
+            "strategy": "Latency",
+            "board": BOARD,
+            **vals,
+            "wall_ms": f"{ms:.2f}",
+        }
+
     rejected = {}
     ci_vals = {}
     for act in ["relu", "elu", "sigmoid", "leaky_relu"]:
@@ -215,19 +229,7 @@ def main():
             rejected[act] = f"{type(e).__name__}: {e}"
             continue
         ci_vals[act] = row_values(df.iloc[0])
-        out_rows.append(
-            {
-                "design": f"hls4ml-ci-activation-{act}",
-                "row_id": f"ci_activations_{act}",
-                "model_string": "1-64",
-                "prec": 16,
-                "rf": 1,
-                "strategy": "Latency",
-                "board": BOARD,
-                **ci_vals[act],
-                "wall_ms": f"{ms:.2f}",
-            }
-        )
+        out_rows.append(ci_row(f"hls4ml-ci-activation-{act}", f"ci_activations_{act}", ci_vals[act], ms))
     # the rejected layer classes, retried as keras.layers.Activation("<name>") (not the CI model
     # itself: rule4ml has no elu/leaky_relu layer type, see the printed note)
     for act in [a for a in ("elu", "leaky_relu") if a in rejected]:
@@ -241,17 +243,12 @@ def main():
             continue
         ci_vals[act + " (as Activation)"] = row_values(df.iloc[0])
         out_rows.append(
-            {
-                "design": f"hls4ml-ci-activation-{act}-as-Activation",
-                "row_id": f"ci_activations_{act}_as_Activation",
-                "model_string": "1-64",
-                "prec": 16,
-                "rf": 1,
-                "strategy": "Latency",
-                "board": BOARD,
-                **ci_vals[act + " (as Activation)"],
-                "wall_ms": f"{ms:.2f}",
-            }
+            ci_row(
+                f"hls4ml-ci-activation-{act}-as-Activation",
+                f"ci_activations_{act}_as_Activation",
+                ci_vals[act + " (as Activation)"],
+                ms,
+            )
         )
 
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
