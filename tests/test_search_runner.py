@@ -288,7 +288,7 @@ def test_resume_after_a_real_sigkill(tmp_path):
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     journal = tmp_path / "k.log"
-    n = 14
+    n = 30  # room to kill it mid-study even when trials run fast
     cmd = [
         sys.executable, "-m", "hwsim.cli", "search", "deepsets", "--backend", "bops", "--objectives", "accuracy,bops",
         "--trials", str(n), "--storage", f"journal:{journal}", "--study", "k", "--seed", "0", "--proxy", "synthetic",
@@ -298,7 +298,7 @@ def test_resume_after_a_real_sigkill(tmp_path):
     deadline = time.monotonic() + 120
     done = 0
     while time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
         if journal.exists():
             try:
                 st = optuna.load_study(study_name="k", storage=JournalStorage(JournalFileBackend(str(journal))))
