@@ -1019,3 +1019,29 @@ def test_single_stage_dataflow_has_no_channel_overlap(be):
     e = _est(be, g, None, ov)
     assert e["pipeline_style"] == "dataflow"
     assert e["latency_cycles"] == int(rep["BestLatency"]) == 51
+
+
+@pytest.mark.parametrize(("wmax", "wbits"), [(0.25, 10), (2.0, 13)])
+def test_constant_weight_adders_keep_reachable_bits(be, wmax, wbits):
+    """Latency Dense 16 -> 8, ap_fixed<16,6> everywhere but an 'auto' (37-bit) accumulator:
+    with constant weights of magnitude <= wmax (wbits significant bits incl. sign at 10
+    fractional bits) the adders are ib + wbits + log2(16) bits wide, not 37."""
+    import numpy as np
+
+    from hwsim.backends.fpga.model import FixedType, const_weight_bits
+
+    x, y = TensorSpec("x", (16,)), TensorSpec("y", (8,))
+    rng = np.random.default_rng(1)
+    w = rng.uniform(-wmax, wmax, size=(8, 16)).astype(np.float32)
+    w[0, 0] = wmax
+    assert const_weight_bits(w, FixedType.parse("ap_fixed<16,6>")) == wbits
+    g = OpGraph(
+        [Op("fc", "dense", (x,), (y,), {"n_in": 16, "n_out": 8, "bias": True})], [x], ["y"], weights={"fc": {"weight": w}}
+    )
+    cfg = {"Model": {"Precision": {"default": "ap_fixed<16,6>", "accum": "auto"}, "ReuseFactor": 1, "Strategy": "Latency"}}
+    # every LUT constant 0 but the adder's: the layer's LUT is its adder bits
+    ov = {k: "0" for k in be.fittable["LUT"] if k != "lut_per_adder_bit"}
+    ov["lut_per_adder_bit"] = "1"
+    e = _est(be, g, cfg, ov)
+    assert be.plan(g, be.resolve_params(cfg, {}, profile={})).layers[0].precision["accum"] == "ap_fixed<37,17>"
+    assert e["LUT"] == (16 * 8 + 8) * (16 + wbits + 4)

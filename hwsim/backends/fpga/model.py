@@ -1334,6 +1334,24 @@ def const_mult_counts(weights: Any, w_t: FixedType, min_digits: int) -> tuple[in
     return res
 
 
+def const_weight_bits(weights: Any, w_t: FixedType, limit: float = 1.0) -> int:
+    """Significant bits (sign included) of the largest constant weight quantized to ``w_t``:
+    the product width HLS keeps for a multiplication by constants of that range (it drops the
+    sign-extension bits of a narrow constant). Without weight values: the Glorot-uniform
+    ``limit``, as :func:`const_mult_stats` assumes."""
+    import numpy as np
+
+    frac = w_t.width - w_t.integer
+    hi = 2 ** (w_t.width - 1) - 1 if w_t.signed else 2**w_t.width - 1
+    if weights is not None:
+        arr = np.asarray(weights, dtype=np.float64)
+        m = float(np.max(np.abs(arr))) if arr.size else 0.0
+    else:
+        m = limit
+    q = int(min(round(m * 2.0**frac), hi))
+    return min(w_t.width, max(1, q.bit_length()) + (1 if w_t.signed else 0))
+
+
 def const_dsp_fraction(weights: Any, w_t: FixedType, min_digits: int, limit: float = 1.0) -> float:
     """The DSP fraction of :func:`const_mult_stats`."""
     return const_mult_stats(weights, w_t, min_digits, limit)[0]
@@ -1496,7 +1514,13 @@ def cost_layer(
             _add(feats, "LUT", "lut_per_const_mult_adder_bit", n_lut_mults * adders_per_lut_mult * (wb + ib))
         else:
             _add(feats, "LUT", "lut_per_mult_bit2", n_lut_mults * wb * ib)
-        # ---- adders: every non-zero product is accumulated (plus the bias)
+        # ---- adders: every non-zero product is accumulated (plus the bias). With constant
+        # weights HLS keeps the bits the sums can reach (input + weight significant bits +
+        # tree growth), not the full accumulator type
+        if const_w and not lowbit:
+            fan = n_in if not g.get("depthwise") else int(math.prod(g["kernel"]))
+            reach = ib + const_weight_bits(g["weight_array"].array, w_t, glorot) + max(0, math.ceil(math.log2(max(fan, 1))))
+            ab = min(ab, reach)
         adds_hw = (nz if const_w else block) / (rf if const_w else 1) + n_out
         _add(feats, "LUT", "lut_per_adder_bit", adds_hw * ab * inst)
         if not const_w and rf > 1:
