@@ -99,6 +99,64 @@ def _hwsim_rows() -> tuple[dict[str, dict[str, float]], float]:
     return out, statistics.median(times)
 
 
+def _conv_section(preds: list[dict[str, str]]) -> list[str]:
+    """Conv nets with csynth truth in the repo: the hls4ml CI Conv2D (Resource, RF 1) and the
+    tutorial CNN (Latency, io_stream), hwsim uncalibrated, as validate_rules/the manifests build them."""
+    from hwsim.api import cost_graph
+    from hwsim.backends.fpga import FpgaBackend
+    from hwsim.backends.fpga.graphs import hls4ml_ci_design
+    from hwsim.calibration.engine import evaluate_all, get_adapter
+
+    by = {p.get("design"): p for p in preds}
+    be = FpgaBackend()
+    keys = (("latency_cycles", "pred_latency_cycles"), ("DSP", "pred_DSP"), ("LUT", "pred_LUT"), ("FF", "pred_FF"))
+    lines = [
+        "## Conv nets",
+        "",
+        "Truth: hls4ml CI Conv2D baseline (32 filters 4x4, stride 4, on 28x28x3; Resource, RF 1, io_parallel, xcvu13p) and",
+        "the tutorial CNN (csynth, Vivado 2020.1). hwsim uncalibrated; rule4ml with Vivado version 2020.1.",
+        "",
+        "| design | metric | csynth | hwsim | rule4ml |",
+        "|---|---|---:|---:|---:|",
+    ]
+    stem = "test_keras_api_test_conv2d_io_parallel-{b}-Resource-same-channels_last"
+    base = ROOT / "calibration" / "reports" / "hls4ml-ci-baselines"
+    p = by.get("hls4ml-ci-conv2d")
+    for tool in ("Vivado/2020.1", "Vitis/2024.1"):
+        b = tool.split("/")[0]
+        f = base / tool / f"{stem.format(b=b)}.json"
+        case = hls4ml_ci_design(stem.format(b=b), b)
+        if not f.is_file() or case is None:
+            continue
+        rep = json.loads(f.read_text())["CSynthesisReport"]
+        g, ov = case
+        e = cost_graph(g, be, be.resolve_params(None, ov, profile={}))
+        rk = {"latency_cycles": "BestLatency", "DSP": "DSP", "LUT": "LUT", "FF": "FF"}
+        for m, pcol in keys:
+            v = _num(p.get(pcol)) if p else None
+            lines.append(f"| Conv2D ({tool}) | {m} | {rep[rk[m]]} | {e[m]:g} | {'rejected' if p is None else f'{v:.0f}'} |")
+    adapter = get_adapter("fpga")
+    tut = [s for s in adapter.load([str(ROOT / "calibration" / "manifests" / "tutorial-cnn.yml")]) if s.kind == "hls_estimate"]
+    p = by.get("tutorial-cnn")
+    for ev in evaluate_all(adapter, tut, None):
+        if ev.evaluation is None:
+            continue
+        for m, pcol in keys:
+            t = ev.sample.reported.get(m)
+            v = _num(p.get(pcol)) if p else None
+            lines.append(
+                f"| tutorial CNN | {m} | {'-' if t is None else f'{t:g}'} | {ev.evaluation.predicted[m]:g} |"
+                f" {'rejected' if p is None else f'{v:.0f}'} |"
+            )
+    lines.append("")
+    if p is None:
+        lines += [
+            "'rejected': rule4ml 0.2.0 could not cost the tutorial CNN (its message is in `benchmarks/data/RULE4ML_PROVENANCE.md`).",
+            "",
+        ]
+    return lines
+
+
 def main() -> int:
     if not PRED.is_file():
         print(f"error: {PRED.relative_to(ROOT)} is missing (run benchmarks/rule4ml_predict.py in a rule4ml environment)")
@@ -273,6 +331,7 @@ def main() -> int:
                 cells = " | ".join(str(r.get(key, "-")) for r in reps)
                 lines.append(f"| {act} | {m} | {cells} | {e[m]:g} | {'-' if v is None else f'{v:.0f}'} |")
         lines.append("")
+    lines += _conv_section(preds)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")

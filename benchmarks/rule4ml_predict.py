@@ -118,13 +118,43 @@ def ci_activation(act):
     return m
 
 
+def ci_conv2d():
+    """hls4ml test_keras_api.py::test_conv2d: Conv2D(32, 4x4, stride 4, 'same', no bias) on 28x28x3."""
+    inp = keras.layers.Input(shape=(28, 28, 3))
+    out = keras.layers.Conv2D(32, (4, 4), strides=(4, 4), padding="same", use_bias=False)(inp)
+    m = keras.Model(inp, out, name="ci_conv2d")
+    m.build((None, 28, 28, 3))
+    return m
+
+
+def tutorial_cnn():
+    """hls4ml tutorial part 6 CNN (SVHN 32x32x3): 3x [Conv2D 3x3 (16,16,24), BN, ReLU, MaxPool 2x2],
+    Flatten, Dense 42/64 + BN + ReLU, Dense 10, softmax."""
+    inp = keras.layers.Input(shape=(32, 32, 3))
+    x = inp
+    for f in (16, 16, 24):
+        x = keras.layers.Conv2D(f, 3, use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    for n in (42, 64):
+        x = keras.layers.Dense(n, use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation("relu")(x)
+    out = keras.layers.Activation("softmax")(keras.layers.Dense(10)(x))
+    m = keras.Model(inp, out, name="tutorial_cnn")
+    m.build((None, 32, 32, 3))
+    return m
+
+
 def cfg(strategy, precision, rf):
     return {"board": BOARD, "model": {"strategy": strategy, "precision": precision, "reuse_factor": rf}}
 
 
-def predict(est, models, config, hls4ml_version):
+def predict(est, models, config, hls4ml_version, vivado_version=VIVADO_VERSION):
     t0 = time.perf_counter()
-    df = est.predict(models, hls_configs=config, hls4ml_versions=hls4ml_version, vivado_versions=VIVADO_VERSION, round_digits=6)
+    df = est.predict(models, hls_configs=config, hls4ml_versions=hls4ml_version, vivado_versions=vivado_version, round_digits=6)
     return df, (time.perf_counter() - t0) * 1e3
 
 
@@ -251,6 +281,23 @@ def main():
             )
         )
 
+    # (d) conv nets with csynth truth in the repo: the hls4ml CI Conv2D (Resource, RF 1, Vivado
+    # 2020.1 / Vitis 2024.1 baselines) and the tutorial CNN (Latency, io_stream, Vivado 2020.1)
+    for design, build, strategy, vv in (
+        ("hls4ml-ci-conv2d", ci_conv2d, "resource", "2020.1"),
+        ("tutorial-cnn", tutorial_cnn, "latency", "2020.1"),
+    ):
+        try:
+            predict(est, build(), cfg(strategy, "ap_fixed<16, 6>", 1), hv, vv)  # warm-up
+            df, ms = predict(est, build(), cfg(strategy, "ap_fixed<16, 6>", 1), hv, vv)
+        except Exception as e:  # record rule4ml's rejection
+            rejected[design] = f"{type(e).__name__}: {e}"
+            print(f"{design}: REJECTED {rejected[design]}")
+            continue
+        row = ci_row(design, design, row_values(df.iloc[0]), ms)
+        row.update(model_string=design, strategy=strategy.capitalize())
+        out_rows.append(row)
+
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -301,7 +348,7 @@ def main():
     for act, v in ci_vals.items():
         print(f"ci activation {act}: {v}")
     for act, msg in rejected.items():
-        print(f"ci activation {act}: REJECTED {msg}")
+        print(f"{act}: REJECTED {msg}")
     print("\n=== timing ===")
     print(f"import keras+rule4ml (in-process): {IMPORT_S:.2f} s")
     print(
