@@ -960,19 +960,23 @@ def test_vivado_avgpool_padding_divider(be, backend, kind, padding, cycles):
 CI_DIR = Path(__file__).resolve().parents[1] / "calibration" / "reports" / "hls4ml-ci-baselines"
 
 
+def _ci_design(tool: str, stem: str):
+    """(graph, overrides, csynth summary) of one hls4ml CI baseline, e.g. tool 'Vivado/2020.1'."""
+    import json
+
+    from hwsim.backends.fpga.graphs import hls4ml_ci_design
+
+    rep = json.loads((CI_DIR / tool / f"{stem}.json").read_text())["CSynthesisReport"]
+    g, ov = hls4ml_ci_design(stem, tool.split("/")[0])
+    return g, ov, rep
+
+
 @pytest.mark.parametrize("tool", ["Vivado/2020.1", "Vitis/2023.1", "Vitis/2024.1"])
 @pytest.mark.parametrize("act", ["relu", "leaky_relu", "prelu"])
 def test_single_word_stream_drops_the_loop_cycle(be, tool, act):
     """Dense(64) on one input + ReLU-like, io_stream: one packed word per layer, so HLS removes
     the trip-count-1 stream loops; csynth gives 2 cycles on every supported tool (hls4ml CI)."""
-    import json
-
-    from hwsim.backends.fpga.graphs import hls4ml_ci_design
-
-    backend = tool.split("/")[0]
-    stem = f"test_keras_api_test_activations_io_stream-{backend}-{act}"
-    rep = json.loads((CI_DIR / tool / f"{stem}.json").read_text())["CSynthesisReport"]
-    g, ov = hls4ml_ci_design(stem, backend)
+    g, ov, rep = _ci_design(tool, f"test_keras_api_test_activations_io_stream-{tool.split('/')[0]}-{act}")
     e = _est(be, g, None, ov)
     assert e["latency_cycles"] == int(rep["BestLatency"]) == 2
 
@@ -990,16 +994,10 @@ def test_multi_word_stream_keeps_the_loop_cycle(be):
 def test_table_activation_one_cycle_more_on_vitis(be, io):
     """Sigmoid after Dense(64) on one input: csynth Vitis 2023.1 and 2024.1 both take one cycle
     more than Vivado 2020.1 (hls4ml CI baselines); hwsim reproduces both tools."""
-    import json
-
-    from hwsim.backends.fpga.graphs import hls4ml_ci_design
-
     lat = {}
     for tool in ("Vivado/2020.1", "Vitis/2024.1"):
         backend = tool.split("/")[0]
-        stem = f"test_keras_api_test_activations_{io}-{backend}-sigmoid"
-        rep = json.loads((CI_DIR / tool / f"{stem}.json").read_text())["CSynthesisReport"]
-        g, ov = hls4ml_ci_design(stem, backend)
+        g, ov, rep = _ci_design(tool, f"test_keras_api_test_activations_{io}-{backend}-sigmoid")
         lat[backend] = _est(be, g, None, ov)["latency_cycles"]
         if io == "io_parallel":  # (Vivado's io_stream sigmoid takes 4, one more than its ELU: not modelled)
             assert lat[backend] == int(rep["BestLatency"])
@@ -1009,13 +1007,7 @@ def test_table_activation_one_cycle_more_on_vitis(be, io):
 def test_single_stage_dataflow_has_no_channel_overlap(be):
     """Conv2D alone, Resource, io_parallel (DATAFLOW): 49 pixels x RF 1 + 2 = 51 cycles in the
     Vivado 2020.1 CI baseline; the two-layer wa-hls4ml designs keep their -1 (tested above)."""
-    import json
-
-    from hwsim.backends.fpga.graphs import hls4ml_ci_design
-
-    stem = "test_keras_api_test_conv2d_io_parallel-Vivado-Resource-same-channels_last"
-    rep = json.loads((CI_DIR / "Vivado/2020.1" / f"{stem}.json").read_text())["CSynthesisReport"]
-    g, ov = hls4ml_ci_design(stem, "Vivado")
+    g, ov, rep = _ci_design("Vivado/2020.1", "test_keras_api_test_conv2d_io_parallel-Vivado-Resource-same-channels_last")
     e = _est(be, g, None, ov)
     assert e["pipeline_style"] == "dataflow"
     assert e["latency_cycles"] == int(rep["BestLatency"]) == 51
