@@ -100,9 +100,9 @@ def _hwsim_rows(rows: list[dict[str, str]]) -> tuple[dict[str, dict[str, float]]
 def _conv_section(preds: list[dict[str, str]]) -> list[str]:
     """Conv nets with csynth truth in the repo: the hls4ml CI Conv2D (Resource, RF 1) and the
     tutorial CNN (Latency, io_stream), hwsim uncalibrated, as validate_rules/the manifests build them."""
-    from hwsim.api import cost_graph
     from hwsim.backends.fpga import FpgaBackend
     from hwsim.backends.fpga.graphs import hls4ml_ci_design
+    from hwsim.backends.fpga.validate_rules import _est  # uncalibrated estimate, as validate_rules
     from hwsim.calibration.engine import evaluate_all, get_adapter
 
     by = {p.get("design"): p for p in preds}
@@ -128,7 +128,7 @@ def _conv_section(preds: list[dict[str, str]]) -> list[str]:
             continue
         rep = json.loads(f.read_text())["CSynthesisReport"]
         g, ov = case
-        e = cost_graph(g, be, be.resolve_params(None, ov, profile={}))
+        e = _est(be, g, None, ov)
         rk = {"latency_cycles": "BestLatency", "DSP": "DSP", "LUT": "LUT", "FF": "FF"}
         for m, pcol in keys:
             v = _num(p.get(pcol)) if p else None
@@ -292,9 +292,9 @@ def main() -> int:
         lines.append("")
     ci = [p for p in preds if str(p.get("design", "")).startswith("hls4ml-ci-activation-")]
     if ci:
-        from hwsim.api import cost_graph
         from hwsim.backends.fpga import FpgaBackend
         from hwsim.backends.fpga.graphs import hls4ml_ci_design
+        from hwsim.backends.fpga.validate_rules import _est  # uncalibrated estimate, as validate_rules
 
         be = FpgaBackend()
         base = ROOT / "calibration" / "reports" / "hls4ml-ci-baselines" / "Vitis"
@@ -318,7 +318,7 @@ def main() -> int:
             if case is None:
                 continue
             g, ov = case
-            e = cost_graph(g, be, be.resolve_params(None, ov, profile={}))
+            e = _est(be, g, None, ov)
             for m, key, pcol in (
                 ("latency_cycles", "BestLatency", "pred_latency_cycles"),
                 ("DSP", "DSP", "pred_DSP"),
